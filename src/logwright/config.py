@@ -1,0 +1,62 @@
+"""Every LOGWRIGHT_* environment variable, parsed in one place."""
+
+from __future__ import annotations
+
+import os
+
+TRACKING_URI = "LOGWRIGHT_TRACKING_URI"
+STRICT = "LOGWRIGHT_STRICT"
+FLUSH_INTERVAL = "LOGWRIGHT_FLUSH_INTERVAL"
+QUIET = "LOGWRIGHT_QUIET"
+SYSTEM_METRICS = "LOGWRIGHT_LOG_SYSTEM_METRICS"
+SYSTEM_METRICS_INTERVAL = "LOGWRIGHT_SYSTEM_METRICS_INTERVAL"
+CAPTURE_GIT = "LOGWRIGHT_CAPTURE_GIT"
+CAPTURE_ENV = "LOGWRIGHT_CAPTURE_ENV"
+CAPTURE_HARDWARE = "LOGWRIGHT_CAPTURE_HARDWARE"
+CAPTURE_PACKAGES = "LOGWRIGHT_CAPTURE_PACKAGES"
+CAPTURE_SOURCE = "LOGWRIGHT_CAPTURE_SOURCE"
+OTLP_ENDPOINT = "LOGWRIGHT_OTLP_ENDPOINT"
+TRACE_SAMPLE_RATIO = "LOGWRIGHT_TRACE_SAMPLE_RATIO"
+TRACING_DISABLED = "LOGWRIGHT_TRACING_DISABLED"
+DISPLAY_TRACES = "LOGWRIGHT_DISPLAY_TRACES"
+RANK_VARS = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
+
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def flag(name: str, default: bool = False) -> bool:
+    """Read a boolean environment variable (1/true/yes/on vs 0/false/no/off)."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() not in _FALSE
+
+
+def number(name: str, default: float) -> float:
+    """Read a float environment variable, falling back to ``default`` when unset or bad."""
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        return default
+
+
+def text(name: str, default: str | None = None) -> str | None:
+    """Read a string environment variable."""
+    return os.environ.get(name) or default
+
+
+def strict() -> bool:
+    """True when logwright's own errors must be re-raised (tests set LOGWRIGHT_STRICT=1)."""
+    return flag(STRICT)
+
+
+def global_rank() -> int:
+    """This process's global rank in distributed training (0 when not distributed)."""
+    for name in RANK_VARS[:1] + RANK_VARS[2:]:
+        raw = os.environ.get(name)
+        if raw and raw.isdigit():
+            return int(raw)
+    return 0

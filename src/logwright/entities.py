@@ -1,0 +1,213 @@
+"""The records logwright stores, as frozen dataclasses shaped like MLflow's.
+
+``Run`` keeps MLflow's ``run.info`` / ``run.data`` split so code ports over.
+Times on runs are epoch milliseconds; span times are epoch nanoseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class RunStatus:
+    """The states a run moves through."""
+
+    RUNNING = "RUNNING"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+    ALL = (RUNNING, FINISHED, FAILED, KILLED)
+
+
+class SpanKind:
+    """What a span stands for (mirrors OpenInference span kinds)."""
+
+    CHAIN = "CHAIN"
+    LLM = "LLM"
+    CHAT_MODEL = "CHAT_MODEL"
+    TOOL = "TOOL"
+    RETRIEVER = "RETRIEVER"
+    EMBEDDING = "EMBEDDING"
+    AGENT = "AGENT"
+    PARSER = "PARSER"
+    PROMPT = "PROMPT"
+    UNKNOWN = "UNKNOWN"
+    ALL = (CHAIN, LLM, CHAT_MODEL, TOOL, RETRIEVER, EMBEDDING, AGENT, PARSER, PROMPT, UNKNOWN)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named group of runs and traces."""
+
+    experiment_id: str
+    name: str
+    lifecycle_stage: str = "active"
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    creation_time: int = 0
+    last_update_time: int = 0
+    artifact_location: str = ""
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One point of a metric's history."""
+
+    key: str
+    value: float
+    step: int
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class Param:
+    """A write-once hyperparameter, always stored as a string."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class RunTag:
+    """A mutable string label on a run."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset a run consumed: identified by name and content digest."""
+
+    name: str
+    digest: str
+    context: str | None = None
+    shape: str | None = None
+    schema: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """An artifact file or folder, with its path relative to the run's artifact root."""
+
+    path: str
+    is_dir: bool
+    file_size: int | None = None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Identity and lifecycle of a run (MLflow's ``run.info``)."""
+
+    run_id: str
+    experiment_id: str
+    run_name: str | None
+    status: str
+    start_time: int
+    end_time: int | None
+    parent_run_id: str | None
+    artifact_uri: str
+    lifecycle_stage: str = "active"
+    user: str | None = None
+    source: str | None = None
+    description: str | None = None
+
+    @property
+    def run_uuid(self) -> str:
+        """MLflow's old name for ``run_id``."""
+        return self.run_id
+
+
+@dataclass(frozen=True)
+class RunData:
+    """What was logged into a run (MLflow's ``run.data``): latest metric values."""
+
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run: ``info``, ``data``, its dataset inputs and captured context."""
+
+    info: RunInfo
+    data: RunData
+    inputs: tuple[Dataset, ...] = ()
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        """Shortcut for ``run.info.run_id``."""
+        return self.info.run_id
+
+
+@dataclass(frozen=True)
+class SpanEvent:
+    """A timestamped event inside a span (an exception, a first token, ...)."""
+
+    name: str
+    timestamp_ns: int
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A finished (or crash-closed) span as stored."""
+
+    trace_id: str
+    span_id: str
+    parent_id: str | None
+    name: str
+    kind: str
+    start_ns: int
+    end_ns: int | None
+    status: str
+    status_message: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    inputs: Any = None
+    outputs: Any = None
+    events: tuple[SpanEvent, ...] = ()
+
+    @property
+    def duration_ms(self) -> float | None:
+        """Wall time of the span in milliseconds, None while it is open."""
+        return None if self.end_ns is None else (self.end_ns - self.start_ns) / 1e6
+
+
+@dataclass(frozen=True)
+class TraceInfo:
+    """The summary row of a trace."""
+
+    trace_id: str
+    experiment_id: str
+    run_id: str | None
+    name: str | None
+    status: str
+    start_ns: int
+    end_ns: int | None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    span_count: int = 0
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def latency_ms(self) -> float | None:
+        """Wall time of the whole trace in milliseconds."""
+        return None if self.end_ns is None else (self.end_ns - self.start_ns) / 1e6
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A trace: its summary and its spans (parents before children)."""
+
+    info: TraceInfo
+    spans: tuple[Span, ...] = ()
+
+    @property
+    def trace_id(self) -> str:
+        """Shortcut for ``trace.info.trace_id``."""
+        return self.info.trace_id

@@ -1,0 +1,66 @@
+"""Errors logwright raises into user code, each naming the offending thing."""
+
+from __future__ import annotations
+
+
+class LogwrightError(Exception):
+    """Base class of every error logwright raises on purpose."""
+
+
+class RunNotFound(LogwrightError, KeyError):
+    """No run has the given id."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id!r} not found")
+        self.run_id = run_id
+
+    def __str__(self) -> str:  # KeyError would quote the message again
+        return str(self.args[0])
+
+
+class ExperimentNotFound(LogwrightError, KeyError):
+    """No experiment has the given id or name."""
+
+    def __init__(self, ref: object) -> None:
+        super().__init__(f"experiment {ref!r} not found")
+        self.ref = ref
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class TraceNotFound(LogwrightError, KeyError):
+    """No trace has the given id."""
+
+    def __init__(self, trace_id: str) -> None:
+        super().__init__(f"trace {trace_id!r} not found")
+        self.trace_id = trace_id
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ParamConflict(LogwrightError, ValueError):
+    """A param was logged again with another value (params are write-once)."""
+
+
+class InvalidFilter(LogwrightError, ValueError):
+    """A search filter or order_by clause could not be parsed.
+
+    Attributes:
+        position: 0-based character offset in the filter text where the problem is.
+    """
+
+    def __init__(self, message: str, text: str, position: int) -> None:
+        pointer = " " * position + "^"
+        super().__init__(f"{message} at position {position}:\n  {text}\n  {pointer}")
+        self.position = position
+        self.text = text
+
+
+class StoreError(LogwrightError):
+    """The tracking store cannot be opened or used."""
+
+
+class StoreVersionError(StoreError):
+    """The store was written by a newer logwright than this one."""

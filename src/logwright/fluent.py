@@ -1,0 +1,437 @@
+"""The module-level API: an active-run stack per thread/asyncio task, and ``log_*`` on it.
+
+The stack lives in a context variable, so each thread and asyncio task has its
+own; a thread started without a copied context falls back to the newest run
+still active in the process, so worker threads log into the run that started
+them. Runs left RUNNING at interpreter exit are ended: FINISHED, or FAILED when
+the exit is an uncaught exception.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import logging
+import os
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from logwright import config
+from logwright.client import Client, RunList
+from logwright.entities import Dataset, Experiment, FileInfo, Metric, Run, RunStatus
+
+_logger = logging.getLogger(__name__)
+
+_tracking_uri: str | None = None
+_experiment_id: str | None = None
+_clients: dict[str | None, Client] = {}
+_stack: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
+    "logwright_active_runs", default=()
+)
+_process_runs: list[ActiveRun] = []  # every run started and not yet ended, oldest first
+_lock = threading.Lock()
+_state: dict[str, Any] = {"announced": False, "exit_hooked": False, "crashed": None}
+
+
+class ActiveRun:
+    """A started run; a context manager that ends it (FAILED on exception, KILLED on Ctrl-C).
+
+    Attributes:
+        info: the run's :class:`~logwright.entities.RunInfo` at start.
+        client: the :class:`Client` the run logs through.
+    """
+
+    def __init__(self, run: Run, client: Client, owned_by_autolog: bool = False) -> None:
+        self._run = run
+        self.client = client
+        self.info = run.info
+        self.owned_by_autolog = owned_by_autolog
+        self.ended = False
+        self.system_metrics: Any = None
+
+    @property
+    def data(self) -> Any:
+        """What has been logged so far (read from the store)."""
+        return self.client.get_run(self.info.run_id).data
+
+    @property
+    def run_id(self) -> str:
+        """The run's id."""
+        return self.info.run_id
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            status = RunStatus.FINISHED
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = RunStatus.KILLED
+        else:
+            status = RunStatus.FAILED
+        if exc is not None:
+            self.client.set_tags(
+                self.info.run_id,
+                {"logwright.error": f"{exc_type.__name__}: {exc}"[:8000]},
+            )
+        _end(self, status)
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun {self.info.run_name!r} id={self.info.run_id}>"
+
+
+# -- configuration ---------------------------------------------------------------------
+
+
+def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
+    """Send everything that follows to ``uri``: a folder or ``sqlite:///path/file.db``."""
+    global _tracking_uri, _experiment_id
+    _tracking_uri = os.fspath(uri)
+    _experiment_id = None
+
+
+def get_tracking_uri() -> str | None:
+    """The tracking URI in use (None means the default ``./logwright-runs`` folder)."""
+    return _tracking_uri or config.text(config.TRACKING_URI)
+
+
+def _client() -> Client:
+    uri = get_tracking_uri()
+    client = _clients.get(uri)
+    if client is None:
+        client = _clients[uri] = Client(uri)
+    return client
+
+
+def set_experiment(name: str | None = None, experiment_id: str | None = None) -> Experiment:
+    """Make ``name`` (created if missing) or ``experiment_id`` the experiment of new runs."""
+    global _experiment_id
+    client = _client()
+    if experiment_id is not None:
+        exp = client.get_experiment(str(experiment_id))
+    elif name is not None:
+        exp = client.get_experiment(client.create_experiment(name))
+    else:
+        raise ValueError("set_experiment needs a name or an experiment_id")
+    _experiment_id = exp.experiment_id
+    return exp
+
+
+def _current_experiment_id(client: Client) -> str:
+    return _experiment_id or client.create_experiment(
+        os.environ.get("LOGWRIGHT_EXPERIMENT_NAME") or "Default"
+    )
+
+
+# -- run lifecycle ---------------------------------------------------------------------
+
+
+def active_run() -> ActiveRun | None:
+    """The innermost run active in this thread or task (or the process's newest), or None."""
+    stack = _stack.get()
+    if stack:
+        return stack[-1]
+    return _process_runs[-1] if _process_runs else None
+
+
+def start_run(
+    run_id: str | None = None,
+    experiment_id: str | None = None,
+    run_name: str | None = None,
+    nested: bool = False,
+    tags: Mapping[str, Any] | None = None,
+    description: str | None = None,
+    log_system_metrics: bool | None = None,
+    parent_run_id: str | None = None,
+) -> ActiveRun:
+    """Start a run (or resume ``run_id``) and make it active; use it as a context manager.
+
+    Leaving the ``with`` block ends the run FINISHED, FAILED if an exception escaped
+    (its type and message go in the ``logwright.error`` tag), KILLED on KeyboardInterrupt.
+
+    Raises:
+        RuntimeError: a run is already active and ``nested`` is False.
+        RunNotFound: ``run_id`` does not exist.
+    """
+    client = _client()
+    stack = _stack.get()
+    if stack and not nested and run_id is None:
+        raise RuntimeError(
+            f"run {stack[-1].info.run_id} is already active; end it with end_run() "
+            "or start this one with nested=True"
+        )
+    parent = parent_run_id or (stack[-1].info.run_id if stack and nested else None)
+    if run_id is not None:
+        run = _resume(client, run_id)
+    else:
+        exp = str(experiment_id) if experiment_id is not None else _current_experiment_id(client)
+        run = client.create_run(exp, run_name, tags, parent, description)
+    active = _push(ActiveRun(run, client))
+    if log_system_metrics or (log_system_metrics is None and config.flag(config.SYSTEM_METRICS)):
+        _start_system_metrics(active)
+    return active
+
+
+def _resume(client: Client, run_id: str) -> Run:
+    run = client.get_run(run_id)
+    if run.info.status != RunStatus.RUNNING:
+        client.update_run(run_id, status=RunStatus.RUNNING)
+        client.store.writer.put(("run_update", run_id, {"end_time": None}))
+    return run
+
+
+def _start_system_metrics(active: ActiveRun) -> None:
+    try:
+        from logwright.context.system import SystemMetricsSampler
+    except ImportError:
+        _logger.warning("system metrics need logwright.context.system (not available)")
+        return
+    active.system_metrics = SystemMetricsSampler(active.client, active.info.run_id)
+    active.system_metrics.start()
+
+
+def _push(active: ActiveRun) -> ActiveRun:
+    _stack.set((*_stack.get(), active))
+    with _lock:
+        _process_runs.append(active)
+    if not _state["exit_hooked"]:
+        _hook_exit()
+    return active
+
+
+def end_run(status: str = RunStatus.FINISHED) -> None:
+    """End the innermost active run with ``status``; its data is durable when this returns."""
+    run = active_run()
+    if run is not None:
+        _end(run, status)
+
+
+def _end(active: ActiveRun, status: str) -> None:
+    if active.ended:
+        return
+    active.ended = True
+    if active.system_metrics is not None:
+        active.system_metrics.stop()
+    stack = _stack.get()
+    if active in stack:
+        _stack.set(tuple(r for r in stack if r is not active))
+    with _lock:
+        if active in _process_runs:
+            _process_runs.remove(active)
+    active.client.set_terminated(active.info.run_id, status)
+
+
+def _run_for_logging(run_id: str | None = None) -> tuple[Client, str]:
+    if run_id is not None:
+        return _client(), run_id
+    run = active_run()
+    if run is None:
+        run = start_run()
+        if not _state["announced"]:
+            _state["announced"] = True
+            _logger.warning(
+                "logwright: no active run, started run %s (%s); end it with end_run()",
+                run.info.run_id,
+                run.info.run_name,
+            )
+    return run.client, run.info.run_id
+
+
+# -- logging ---------------------------------------------------------------------------
+
+
+def log_param(key: str, value: Any, run_id: str | None = None) -> Any:
+    """Log a write-once param into the active run; returns ``value``."""
+    client, rid = _run_for_logging(run_id)
+    client.log_params(rid, {key: value})
+    return value
+
+
+def log_params(params: Mapping[str, Any], run_id: str | None = None) -> None:
+    """Log several params into the active run."""
+    client, rid = _run_for_logging(run_id)
+    client.log_params(rid, params)
+
+
+def log_metric(key: str, value: float, step: int | None = None, timestamp: int | None = None,
+               run_id: str | None = None) -> None:
+    """Append a metric point to the active run; ``step=None`` takes that key's next step."""
+    stack = _stack.get()
+    if stack and run_id is None:
+        active = stack[-1]
+        active.client.log_metric(active.info.run_id, key, value, step, timestamp)
+        return
+    client, rid = _run_for_logging(run_id)
+    client.log_metric(rid, key, value, step, timestamp)
+
+
+def log_metrics(metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None,
+                run_id: str | None = None) -> None:
+    """Log several metrics at one step into the active run."""
+    client, rid = _run_for_logging(run_id)
+    client.log_metrics(rid, metrics, step, timestamp)
+
+
+def set_tag(key: str, value: Any, run_id: str | None = None) -> None:
+    """Set a tag on the active run."""
+    client, rid = _run_for_logging(run_id)
+    client.set_tags(rid, {key: value})
+
+
+def set_tags(tags: Mapping[str, Any], run_id: str | None = None) -> None:
+    """Set several tags on the active run."""
+    client, rid = _run_for_logging(run_id)
+    client.set_tags(rid, tags)
+
+
+def delete_tag(key: str, run_id: str | None = None) -> None:
+    """Remove a tag from the active run."""
+    client, rid = _run_for_logging(run_id)
+    client.delete_tag(rid, key)
+
+
+def log_artifact(local_path: str, artifact_path: str | None = None, run_id: str | None = None) -> str:
+    """Copy a file into the active run's artifacts (under ``artifact_path``)."""
+    client, rid = _run_for_logging(run_id)
+    return client.log_artifact(rid, local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str, artifact_path: str | None = None, run_id: str | None = None) -> str:
+    """Copy a folder's contents into the active run's artifacts."""
+    client, rid = _run_for_logging(run_id)
+    return client.log_artifacts(rid, local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str, run_id: str | None = None) -> str:
+    """Write ``text`` as an artifact file of the active run."""
+    client, rid = _run_for_logging(run_id)
+    return client.log_text(rid, text, artifact_file)
+
+
+def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> str:
+    """Write a dict as a JSON (or YAML) artifact of the active run."""
+    client, rid = _run_for_logging(run_id)
+    return client.log_dict(rid, dictionary, artifact_file)
+
+
+def log_figure(figure: Any, artifact_file: str, run_id: str | None = None) -> str:
+    """Save a matplotlib or plotly figure as an artifact of the active run."""
+    client, rid = _run_for_logging(run_id)
+    return client.log_figure(rid, figure, artifact_file)
+
+
+def log_input(dataset: Dataset | Any, name: str | None = None, context: str | None = None,
+              source: str | None = None, run_id: str | None = None) -> Dataset:
+    """Record a dataset (name, digest, shape, schema, source) as an input of the active run."""
+    client, rid = _run_for_logging(run_id)
+    return client.log_input(rid, dataset, name=name, context=context, source=source)
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def get_run(run_id: str) -> Run:
+    """A run with its params, tags and latest metrics (raises RunNotFound)."""
+    return _client().get_run(run_id)
+
+
+def search_runs(
+    experiment: str | Sequence[str] | None = None,
+    filter: str | None = None,  # noqa: A002 - the name users know from MLflow's filter_string
+    order_by: Sequence[str] | None = None,
+    max_results: int = 1000,
+    page_token: str | None = None,
+    experiment_ids: str | Sequence[str] | None = None,
+    filter_string: str | None = None,
+) -> RunList:
+    """Runs of ``experiment`` (name or id; default: the current one) matching ``filter``.
+
+    Returns a list of :class:`Run` with ``.token`` (next page) and ``.to_pandas()``.
+    """
+    client = _client()
+    experiment = experiment if experiment is not None else experiment_ids
+    if experiment is None:
+        experiment = _current_experiment_id(client)
+    return client.search_runs(experiment, filter or filter_string, order_by, max_results, page_token)
+
+
+def search_experiments(view: str = "active", filter: str | None = None) -> list[Experiment]:  # noqa: A002
+    """Every experiment (``view``: active, deleted or all)."""
+    return _client().search_experiments(view, filter)
+
+
+def get_metric_history(run_id: str, key: str) -> list[Metric]:
+    """Every point of one metric of a run, by step."""
+    return _client().get_metric_history(run_id, key)
+
+
+def list_artifacts(run_id: str, path: str | None = None) -> list[FileInfo]:
+    """Artifacts directly under ``path`` of a run."""
+    return _client().list_artifacts(run_id, path)
+
+
+def delete_run(run_id: str) -> None:
+    """Hide a run from searches; :func:`restore_run` undoes it."""
+    _client().delete_run(run_id)
+
+
+def restore_run(run_id: str) -> None:
+    """Bring back a deleted run."""
+    _client().restore_run(run_id)
+
+
+def flush() -> None:
+    """Make everything logged so far (metrics, params, tags, spans) durable."""
+    from logwright.store.writer import flush_all
+
+    tracing = sys.modules.get("logwright.tracing")  # never import tracing just to flush
+    if tracing is not None:
+        tracing.flush_spans()
+    flush_all()
+
+
+# -- interpreter exit ------------------------------------------------------------------
+
+
+def _hook_exit() -> None:
+    with _lock:
+        if _state["exit_hooked"]:
+            return
+        _state["exit_hooked"] = True
+    previous = sys.excepthook
+
+    def _record_crash(exc_type: Any, exc: Any, tb: Any) -> None:
+        killed = issubclass(exc_type, KeyboardInterrupt)
+        _state["crashed"] = RunStatus.KILLED if killed else RunStatus.FAILED
+        previous(exc_type, exc, tb)
+
+    sys.excepthook = _record_crash
+    atexit.register(_end_all_at_exit)
+
+
+def _end_all_at_exit() -> None:
+    status = _state["crashed"] or RunStatus.FINISHED
+    with _lock:
+        left = list(reversed(_process_runs))
+    for run in left:
+        try:
+            _end(run, status)
+        except Exception as exc:  # noqa: BLE001 - exit path: report, never raise
+            _logger.warning("logwright could not end run %s at exit: %s", run.info.run_id, exc)
+    flush()
+    from logwright.store.writer import close_all
+
+    close_all()
+
+
+def _reset_for_tests() -> None:
+    """Forget every active run and cached client (used by logwright.testing)."""
+    global _tracking_uri, _experiment_id
+    _stack.set(())
+    with _lock:
+        _process_runs.clear()
+    _tracking_uri = None
+    _experiment_id = None
+    _clients.clear()

@@ -1,0 +1,189 @@
+"""Schema of the embedded SQLite store, as forward migrations.
+
+Each migration is a named function applied once, inside a transaction, and
+recorded in ``_logwright_migrations``. A store whose newest recorded migration is
+newer than this code knows is refused (see :func:`migrate`).
+
+Conventions: run/experiment times are epoch milliseconds; span times are epoch
+nanoseconds; a metric value stored as NULL is NaN (SQLite turns NaN into NULL),
+while +inf and -inf are stored as such.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+from logwright.exceptions import StoreVersionError
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    # executescript() would COMMIT the migration's transaction half-way.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _m0001_initial(db: sqlite3.Connection) -> None:
+    _run_script(
+        db,
+        """
+        CREATE TABLE experiments (
+            experiment_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL UNIQUE,
+            lifecycle TEXT NOT NULL DEFAULT 'active',
+            description TEXT,
+            creation_time INTEGER NOT NULL,
+            last_update_time INTEGER NOT NULL
+        );
+        CREATE TABLE experiment_tags (
+            experiment_id INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT,
+            PRIMARY KEY (experiment_id, key)
+        );
+        CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            experiment_id INTEGER NOT NULL,
+            run_name TEXT,
+            status TEXT NOT NULL,
+            start_time INTEGER NOT NULL,
+            end_time INTEGER,
+            parent_run_id TEXT,
+            lifecycle TEXT NOT NULL DEFAULT 'active',
+            description TEXT,
+            user TEXT,
+            source TEXT,
+            context TEXT
+        );
+        CREATE INDEX runs_experiment ON runs (experiment_id, start_time);
+        CREATE INDEX runs_parent ON runs (parent_run_id);
+        CREATE TABLE params (
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX params_key ON params (key, value);
+        CREATE TABLE tags (
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX tags_key ON tags (key, value);
+        CREATE TABLE metrics (
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            value REAL,
+            timestamp INTEGER NOT NULL
+        );
+        CREATE INDEX metrics_run_key_step ON metrics (run_id, key, step);
+        CREATE TABLE latest_metrics (
+            run_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            value REAL,
+            timestamp INTEGER NOT NULL,
+            PRIMARY KEY (run_id, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX latest_metrics_key ON latest_metrics (key, value);
+        CREATE TABLE inputs (
+            run_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            context TEXT,
+            shape TEXT,
+            schema TEXT,
+            source TEXT,
+            PRIMARY KEY (run_id, name, digest)
+        ) WITHOUT ROWID;
+        CREATE TABLE traces (
+            trace_id TEXT PRIMARY KEY,
+            experiment_id INTEGER NOT NULL,
+            run_id TEXT,
+            name TEXT,
+            status TEXT NOT NULL,
+            start_ns INTEGER NOT NULL,
+            end_ns INTEGER,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            total_tokens INTEGER,
+            span_count INTEGER NOT NULL DEFAULT 0,
+            inputs TEXT,
+            outputs TEXT
+        );
+        CREATE INDEX traces_experiment ON traces (experiment_id, start_ns);
+        CREATE INDEX traces_run ON traces (run_id);
+        CREATE TABLE trace_tags (
+            trace_id TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT,
+            PRIMARY KEY (trace_id, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE spans (
+            trace_id TEXT NOT NULL,
+            span_id TEXT NOT NULL,
+            parent_id TEXT,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            start_ns INTEGER NOT NULL,
+            end_ns INTEGER,
+            status TEXT NOT NULL,
+            status_message TEXT,
+            attributes TEXT,
+            inputs TEXT,
+            outputs TEXT,
+            events TEXT,
+            PRIMARY KEY (trace_id, span_id)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
+    (1, "initial", _m0001_initial),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def migrate(db: sqlite3.Connection, path: str) -> None:
+    """Apply every migration the store lacks, each in its own transaction.
+
+    Raises:
+        StoreVersionError: the store was written by a newer logwright.
+    """
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS _logwright_migrations ("
+        "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
+    )
+    row = db.execute("SELECT MAX(version) FROM _logwright_migrations").fetchone()
+    current = row[0] or 0
+    if current > SCHEMA_VERSION:
+        from logwright import __version__
+
+        raise StoreVersionError(
+            f"store {path!r} has schema version {current}, written by a newer logwright; "
+            f"this logwright {__version__} knows schema version {SCHEMA_VERSION}. "
+            "Upgrade logwright to open it."
+        )
+    for version, name, apply in MIGRATIONS:
+        if version <= current:
+            continue
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            again = db.execute(
+                "SELECT 1 FROM _logwright_migrations WHERE version = ?", (version,)
+            ).fetchone()
+            if again is None:  # another process may have migrated meanwhile
+                apply(db)
+                db.execute(
+                    "INSERT INTO _logwright_migrations VALUES (?, ?, ?)",
+                    (version, name, int(time.time() * 1000)),
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise

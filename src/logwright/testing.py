@@ -1,0 +1,41 @@
+"""Pytest fixtures for logwright's tests and for users' own tests.
+
+Loaded as a pytest plugin (``-p logwright.testing``). ``tmp_store`` points
+logwright at a fresh SQLite store in ``tmp_path``; ``strict_logwright`` (autouse)
+sets ``LOGWRIGHT_STRICT=1`` so logwright's own errors fail the test instead of
+being warned about, and checks that no run is left active.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import logwright
+from logwright import fluent
+
+
+@pytest.fixture
+def tmp_store(tmp_path, monkeypatch) -> Iterator[str]:
+    """A fresh store folder in ``tmp_path``, set as the tracking URI; yields its path."""
+    uri = str(tmp_path / "store")
+    monkeypatch.delenv("LOGWRIGHT_TRACKING_URI", raising=False)
+    fluent._reset_for_tests()
+    logwright.set_tracking_uri(uri)
+    yield uri
+    logwright.flush()
+    fluent._reset_for_tests()
+
+
+@pytest.fixture(autouse=True)
+def strict_logwright(monkeypatch) -> Iterator[None]:
+    """Strict mode for every test; fails a test that leaves a run active."""
+    monkeypatch.setenv("LOGWRIGHT_STRICT", "1")
+    monkeypatch.setenv("LOGWRIGHT_QUIET", "1")
+    yield
+    leftover = fluent.active_run()
+    if leftover is not None:
+        while fluent.active_run() is not None:
+            fluent.end_run()
+        pytest.fail(f"test left run {leftover.info.run_id} active")
