@@ -48,9 +48,9 @@ TRACES = [
 ]
 
 
-@pytest.fixture
-def db(tmp_path):
-    path = str(tmp_path / "store.db")
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("search") / "store.db")
     conn = sqlite3.connect(path, isolation_level=None)
     migrate(conn, path)
     for run_id, exp, name, status, start, end, user, metrics, params, tags in RUNS:
@@ -292,9 +292,13 @@ def test_sql_injection_matches_nothing_and_drops_nothing(db):
 
 
 def test_quoted_strings_unescape_doubled_quotes(db):
-    db.execute("INSERT INTO tags VALUES ('r4', 'note', 'it''s \"ok\"')")
-    assert matching(db, "tags.note = 'it''s \"ok\"'") == ["r4"]
-    assert matching(db, 'tags.note = "it\'s ""ok"""') == ["r4"]
+    db.execute("BEGIN")
+    try:
+        db.execute("INSERT INTO tags VALUES ('r4', 'note', 'it''s \"ok\"')")
+        assert matching(db, "tags.note = 'it''s \"ok\"'") == ["r4"]
+        assert matching(db, 'tags.note = "it\'s ""ok"""') == ["r4"]
+    finally:
+        db.execute("ROLLBACK")
 
 
 @pytest.mark.parametrize(
@@ -348,6 +352,7 @@ def test_order_by_combines_with_filter(db):
         ("metrics.acc >", 13, "'>'"),
         ("metrics.acc > AND status = 'x'", 14, "'AND'"),
         ("status = FINISHED", 9, "'FINISHED'"),
+        ("status = NULL", 9, "IS NULL"),
         ("(metrics.acc > 1", 0, "'('"),
         ("(metrics.acc > 1 status = 'x')", 17, "'status'"),
         ("metrics.acc > 1)", 15, "')'"),

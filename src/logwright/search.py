@@ -30,12 +30,7 @@ from typing import Any
 
 from logwright.exceptions import InvalidFilter
 
-__all__ = [
-    "compile_run_filter",
-    "compile_run_order_by",
-    "compile_trace_filter",
-    "compile_trace_order_by",
-]
+__all__ = ["compile_run_filter", "compile_run_order_by", "compile_trace_filter", "compile_trace_order_by"]
 
 _KEYWORDS = frozenset({"AND", "OR", "NOT", "LIKE", "ILIKE", "IN", "IS", "NULL"})
 _OPERATORS = ("<=", ">=", "<>", "!=", "==", "=", "<", ">")
@@ -113,7 +108,7 @@ _TRACES = _Target(
         "latency_ms": ("((t.end_ns - t.start_ns) / 1e6)", True),
     },
     aliases={
-        "request_id": "trace_id",
+        "request_id": "trace_id",  # MLflow's names
         "timestamp_ms": "start_time",
         "execution_time_ms": "latency_ms",
         "duration": "latency_ms",
@@ -152,6 +147,10 @@ class _Field:
     key: str
     expr: str
     numeric: bool
+
+
+def _is(tok: _Token, kind: str, value: object) -> bool:
+    return tok.kind == kind and tok.value == value
 
 
 def _describe(tok: _Token) -> str:
@@ -195,11 +194,9 @@ def _lex_word(text: str, i: int, target: _Target) -> _Token:
         key, stop = _lex_quoted(text, k)
     else:
         match = _KEY.match(text, k)
-        if match is None:
-            raise _Problem(f"missing key after {text[i:k]!r}", k)
-        key, stop = match.group(), match.end()
+        key, stop = (match.group(), match.end()) if match else ("", k)
     if not key:
-        raise _Problem(f"empty key after {text[i:k]!r}", k)
+        raise _Problem(f"missing key after {text[i:k]!r}", k)
     return _Token("ident", (prefix, key), i, text[i:stop], k)
 
 
@@ -271,13 +268,19 @@ class _Parser:
         return tok
 
     def at(self, kind: str, value: object) -> bool:
-        tok = self.peek()
-        return tok.kind == kind and tok.value == value
+        return _is(self.peek(), kind, value)
+
+    def skip(self, keyword: str) -> bool:
+        """Consumes the keyword if it comes next."""
+        found = self.at("kw", keyword)
+        if found:
+            self.take()
+        return found
 
     def parse_filter(self) -> tuple[str, list]:
         sql, params = self.or_expr()
         tok = self.peek()
-        if tok.kind == "punct" and tok.value == ")":
+        if _is(tok, "punct", ")"):
             raise _Problem("unbalanced ')': no '(' to close", tok.pos)
         if tok.kind != "end":
             raise _Problem(f"expected AND, OR or the end of the filter, found {tok.text!r}", tok.pos)
@@ -285,22 +288,19 @@ class _Parser:
 
     def or_expr(self) -> tuple[str, list]:
         parts = [self.and_expr()]
-        while self.at("kw", "OR"):
-            self.take()
+        while self.skip("OR"):
             parts.append(self.and_expr())
         return _join(parts, "OR")
 
     def and_expr(self) -> tuple[str, list]:
         parts = [self.not_expr()]
-        while self.at("kw", "AND"):
-            self.take()
+        while self.skip("AND"):
             parts.append(self.not_expr())
         return _join(parts, "AND")
 
     def not_expr(self) -> tuple[str, list]:
-        if not self.at("kw", "NOT"):
+        if not self.skip("NOT"):
             return self.primary()
-        self.take()
         sql, params = self.not_expr()
         # COALESCE makes NULL (a missing attribute) false first, so NOT is a complement.
         return f"NOT COALESCE({sql}, 0)", params
@@ -314,7 +314,7 @@ class _Parser:
         closing = self.take()
         if closing.kind == "end":
             raise _Problem("unbalanced '(': no matching ')'", opening.pos)
-        if not (closing.kind == "punct" and closing.value == ")"):
+        if not _is(closing, "punct", ")"):
             raise _Problem(f"expected ')', AND or OR, found {closing.text!r}", closing.pos)
         return f"({sql})", params
 
@@ -327,26 +327,22 @@ class _Parser:
         op, op_tok = self.operator(tok)
         if op.startswith("IS"):
             return _null_check(field, present=op == "IS NOT NULL")
-        values = self.in_list(op_tok) if op.endswith("IN") else [self.literal(op_tok)]
+        values = self.in_list() if op.endswith("IN") else [self.literal(op_tok)]
         return _predicate(field, op, op_tok, values)
 
     def operator(self, ident: _Token) -> tuple[str, _Token]:
         tok = self.take()
-        if tok.kind == "op":
+        if tok.kind == "op" or (tok.kind == "kw" and tok.value in ("LIKE", "ILIKE", "IN")):
             return str(tok.value), tok
-        if tok.kind == "kw" and tok.value in ("LIKE", "ILIKE", "IN"):
-            return str(tok.value), tok
-        if tok.kind == "kw" and tok.value == "NOT":
+        if _is(tok, "kw", "NOT"):
             nxt = self.take()
             if nxt.kind == "kw" and nxt.value in ("LIKE", "ILIKE", "IN"):
                 return f"NOT {nxt.value}", tok
             raise _Problem(f"expected LIKE, ILIKE or IN after NOT, found {_describe(nxt)}", nxt.pos)
-        if tok.kind == "kw" and tok.value == "IS":
-            negated = self.at("kw", "NOT")
-            if negated:
-                self.take()
+        if _is(tok, "kw", "IS"):
+            negated = self.skip("NOT")
             null = self.take()
-            if null.kind == "kw" and null.value == "NULL":
+            if _is(null, "kw", "NULL"):
                 return ("IS NOT NULL" if negated else "IS NULL"), tok
             raise _Problem(f"expected NULL after IS, found {_describe(null)}", null.pos)
         raise _Problem(f"expected an operator after {ident.text!r}, found {_describe(tok)}", tok.pos)
@@ -356,20 +352,22 @@ class _Parser:
         if tok.kind in ("string", "number"):
             return tok
         hint = " (quote strings)" if tok.kind == "ident" else ""
+        if _is(tok, "kw", "NULL"):
+            hint = " (use IS NULL)"
         raise _Problem(f"expected a value after {after.text!r}, found {_describe(tok)}{hint}", tok.pos)
 
-    def in_list(self, op_tok: _Token) -> list[_Token]:
+    def in_list(self) -> list[_Token]:
         opening = self.take()
-        if not (opening.kind == "punct" and opening.value == "("):
+        if not _is(opening, "punct", "("):
             raise _Problem(f"expected '(' after IN, found {_describe(opening)}", opening.pos)
         values = [self.literal(opening)]
         while True:
             tok = self.take()
-            if tok.kind == "punct" and tok.value == ")":
+            if _is(tok, "punct", ")"):
                 return values
             if tok.kind == "end":
                 raise _Problem("unbalanced '(': the IN list has no closing ')'", opening.pos)
-            if not (tok.kind == "punct" and tok.value == ","):
+            if not _is(tok, "punct", ","):
                 raise _Problem(f"expected ',' or ')' in the IN list, found {tok.text!r}", tok.pos)
             values.append(self.literal(tok))
 
@@ -391,7 +389,8 @@ def _predicate(field: _Field, op: str, op_tok: _Token, values: list[_Token]) -> 
     elif field.table is not None and all(v.kind == "number" for v in values):
         cond, params = _numeric_text(op, [v.value for v in values])
     else:
-        cond, params = _compare(field.expr, op, [_as_text(v) for v in values])
+        texts = [v.value if v.kind == "string" else v.text for v in values]
+        cond, params = _compare(field.expr, op, texts)
     if field.table is None:
         return cond, params
     t = field.table
@@ -439,10 +438,6 @@ def _as_number(field: _Field, tok: _Token) -> int | float:
     if field.table is None and _NUMBER.fullmatch(text):  # a quoted id, as MLflow writes them
         return _number(text)
     raise _Problem(f"{field.label} is numeric and cannot be compared with {tok.text}", tok.pos)
-
-
-def _as_text(tok: _Token) -> str:
-    return tok.value if tok.kind == "string" else tok.text
 
 
 def _compile_filter(text: str | None, target: _Target) -> tuple[str, list]:
@@ -534,30 +529,24 @@ def compile_run_order_by(order_by: Sequence[str] | None) -> tuple[str, list]:
 
 
 def compile_trace_filter(text: str | None) -> tuple[str, list]:
-    """Compiles a trace filter to an SQL boolean expression over ``traces`` aliased ``t``.
+    """Compiles a trace filter over ``traces`` aliased ``t``, as :func:`compile_run_filter`.
 
     Args:
         text: The filter, e.g. ``"status = 'ERROR' and latency_ms > 500"``.
 
     Returns:
-        The parenthesized SQL expression and its parameters; ``("1", [])`` for an empty filter.
-
-    Raises:
-        InvalidFilter: The text is malformed; ``.position`` points at the offending token.
+        The SQL expression and its parameters; ``("1", [])`` for an empty filter.
     """
     return _compile_filter(text, _TRACES)
 
 
 def compile_trace_order_by(order_by: Sequence[str] | None) -> tuple[str, list]:
-    """Compiles trace ``order_by`` clauses to an ORDER BY body over ``traces`` aliased ``t``.
+    """Compiles trace ``order_by`` clauses, as :func:`compile_run_order_by`.
 
     Args:
-        order_by: Clauses ``<identifier> [ASC|DESC]``, e.g. ``"latency_ms DESC"``.
+        order_by: Clauses such as ``"latency_ms DESC"``.
 
     Returns:
         The body and its parameters; ``"t.start_ns DESC, t.trace_id"`` when none is given.
-
-    Raises:
-        InvalidFilter: A clause is malformed; ``.text`` is that clause.
     """
     return _compile_order_by(order_by, _TRACES)

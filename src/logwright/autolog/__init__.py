@@ -1,0 +1,110 @@
+"""Autolog: ``logwright.autolog()`` enables every installed integration, lazily.
+
+No framework is imported: an integration whose framework is already imported is
+patched at once; the others are patched by a post-import hook when the user
+imports the framework. Options are read at call time, so calling ``autolog()``
+again with other options takes effect without re-patching.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Iterable
+from typing import Any
+
+from logwright.autolog.integration import AutologConfig, Integration, Patch
+from logwright.autolog.registry import registry
+from logwright.autolog.safety import guard, in_logging_call, logging_call, managed_run, report
+
+__all__ = [
+    "AutologConfig",
+    "Integration",
+    "Patch",
+    "autolog",
+    "guard",
+    "in_logging_call",
+    "logging_call",
+    "managed_run",
+    "registry",
+    "report",
+]
+
+
+def autolog(
+    disable: bool = False,
+    exclusive: bool = False,
+    silent: bool = False,
+    log_models: bool = True,
+    log_datasets: bool = True,
+    log_input_examples: bool = False,
+    log_traces: bool = True,
+    extra_tags: dict[str, str] | None = None,
+    only: Iterable[str] | None = None,
+    skip: Iterable[str] | None = None,
+    allow_unsupported: bool = False,
+    **overrides: Any,
+) -> dict[str, str]:
+    """Turn on autologging for every installed integration (or ``only`` some).
+
+    What each integration logs, and its own knobs, are in its README. Per-integration
+    options go in a dict named after it: ``autolog(sklearn={"max_tuning_runs": 3})``.
+
+    Args:
+        disable: turn autologging off and restore every patched object.
+        exclusive: never log into a run the user started; start a nested run instead.
+        silent: no logwright warnings (errors are still counted).
+        log_models: save trained models as artifacts.
+        log_datasets: record training data as run inputs.
+        log_input_examples: save a few input rows with each model.
+        log_traces: record GenAI traces (LangChain, DSPy).
+        extra_tags: tags added to every run autolog starts.
+        only: names of the integrations to enable (default: all).
+        skip: names of integrations to leave alone.
+        allow_unsupported: patch frameworks older than the supported floor anyway.
+        **overrides: ``<integration>={...}`` option dicts.
+
+    Returns:
+        Each integration's state: ACTIVE, PENDING (waits for the framework's import) or DISABLED.
+
+    Raises:
+        ValueError: an unknown integration name or option.
+    """
+    names = set(registry.discover())
+    for group in (only or (), skip or (), overrides):
+        unknown = sorted(set(group) - names)
+        if unknown:
+            raise ValueError(f"unknown integration(s) {unknown}; installed: {sorted(names)}")
+    chosen = set(only) if only is not None else names
+    chosen -= set(skip or ())
+    common = {
+        "disable": disable, "exclusive": exclusive, "silent": silent, "log_models": log_models,
+        "log_datasets": log_datasets, "log_input_examples": log_input_examples,
+        "log_traces": log_traces, "extra_tags": dict(extra_tags or {}),
+        "allow_unsupported": allow_unsupported,
+    }
+    states = {}
+    for name in sorted(names):
+        if name not in chosen:
+            continue
+        options = {**common, **overrides.get(name, {})}
+        registry.configure(name, options)
+        if options.get("disable"):
+            registry.disable(name)
+        else:
+            registry.enable(name)
+        states[name] = registry.states[name]
+    return states
+
+
+
+
+class _CallableModule(types.ModuleType):
+    """``logwright.autolog`` is both this package and the function: importing the package
+    makes it the ``logwright.autolog`` attribute, so calling it must call :func:`autolog`."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, str]:
+        return autolog(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
