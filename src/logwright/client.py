@@ -311,10 +311,7 @@ class Client:
             step = int(step)
         self._steps[slot] = step + 1 if step >= self._steps.get(slot, 0) else self._steps[slot]
         self.store.writer.put(
-            (
-                "metric", run_id, key, None if value != value else value,
-                timestamp or int(time.time() * 1000), step,
-            )
+            ("metric", run_id, key, value, timestamp or int(time.time() * 1000), step)
         )
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, Any], step: int | None = None,

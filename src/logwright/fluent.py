@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from logwright import config
@@ -33,6 +33,9 @@ _stack: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
 _process_runs: list[ActiveRun] = []  # every run started and not yet ended, oldest first
 _lock = threading.Lock()
 _state: dict[str, Any] = {"announced": False, "exit_hooked": False, "crashed": None}
+# Called with a run just before it ends (end_run, a with block, interpreter exit), so an
+# integration can flush what it buffers (logwright_torch's per-step losses). Must not raise.
+_before_end: list[Callable[[ActiveRun], None]] = []
 
 
 class ActiveRun:
@@ -211,6 +214,8 @@ def end_run(status: str = RunStatus.FINISHED) -> None:
 def _end(active: ActiveRun, status: str) -> None:
     if active.ended:
         return
+    for callback in list(_before_end):
+        callback(active)
     active.ended = True
     if active.system_metrics is not None:
         active.system_metrics.stop()
@@ -387,8 +392,9 @@ def flush() -> None:
     from logwright.store.writer import flush_all
 
     tracing = sys.modules.get("logwright.tracing")  # never import tracing just to flush
-    if tracing is not None:
-        tracing.flush_spans()
+    flush_spans = getattr(tracing, "flush_spans", None)
+    if flush_spans is not None:
+        flush_spans()
     flush_all()
 
 

@@ -5,8 +5,11 @@ recorded in ``_logwright_migrations``. A store whose newest recorded migration i
 newer than this code knows is refused (see :func:`migrate`).
 
 Conventions: run/experiment times are epoch milliseconds; span times are epoch
-nanoseconds; a metric value stored as NULL is NaN (SQLite turns NaN into NULL),
-while +inf and -inf are stored as such.
+nanoseconds. A metric's history is stored in chunks: each row of ``metric_chunks``
+packs up to a few thousand points as little-endian arrays (int64 steps, float64
+values, int64 timestamps), so a million points write and read back in a blink and
+NaN/inf keep their exact bits. ``latest_metrics`` holds each key's latest point
+for search, where a value stored as NULL is NaN (SQLite turns NaN into NULL).
 """
 
 from __future__ import annotations
@@ -73,14 +76,16 @@ def _m0001_initial(db: sqlite3.Connection) -> None:
             PRIMARY KEY (run_id, key)
         ) WITHOUT ROWID;
         CREATE INDEX tags_key ON tags (key, value);
-        CREATE TABLE metrics (
+        CREATE TABLE metric_chunks (
             run_id TEXT NOT NULL,
             key TEXT NOT NULL,
-            step INTEGER NOT NULL,
-            value REAL,
-            timestamp INTEGER NOT NULL
-        );
-        CREATE INDEX metrics_run_key_step ON metrics (run_id, key, step);
+            seq INTEGER NOT NULL,
+            n INTEGER NOT NULL,
+            steps BLOB NOT NULL,
+            vals BLOB NOT NULL,
+            timestamps BLOB NOT NULL,
+            PRIMARY KEY (run_id, key, seq)
+        ) WITHOUT ROWID;
         CREATE TABLE latest_metrics (
             run_id TEXT NOT NULL,
             key TEXT NOT NULL,

@@ -15,6 +15,7 @@ import sqlite3
 import threading
 import time
 import weakref
+from array import array
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from logwright.entities import (
     RunInfo,
 )
 from logwright.exceptions import ExperimentNotFound, RunNotFound, StoreError
+from logwright.store import series
 from logwright.store.migrations import migrate
 from logwright.store.writer import Writer
 
@@ -36,6 +38,7 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 60_000
 _CHUNK = 500
 _stores: weakref.WeakSet[SqliteStore] = weakref.WeakSet()
+_new_runs: set[str] = set()  # runs created by this process whose metrics were never written
 
 
 def _now_ms() -> int:
@@ -322,13 +325,12 @@ class SqliteStore:
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric, by step then time."""
-        rows = self.read_db().execute(
-            "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ? "
-            "ORDER BY step, timestamp, rowid",
-            (run_id, key),
-        ).fetchall()
-        nan = float("nan")
-        return [Metric(key, nan if v is None else v, s, t) for s, v, t in rows]
+        steps, vals, stamps = series.read_series(self.read_db(), run_id, key)
+        return [Metric(key, v, s, t) for s, v, t in zip(steps, vals, stamps)]
+
+    def get_metric_series(self, run_id: str, key: str) -> tuple[array, array, array]:
+        """One metric's history as (steps, values, timestamps) arrays: cheap for long series."""
+        return series.read_series(self.read_db(), run_id, key)
 
     def metric_keys(self, run_id: str) -> list[str]:
         """Keys of every metric the run has."""
@@ -339,9 +341,7 @@ class SqliteStore:
 
     def max_step(self, run_id: str, key: str) -> int | None:
         """The highest step stored for a metric, or None."""
-        return self.read_db().execute(
-            "SELECT MAX(step) FROM metrics WHERE run_id = ? AND key = ?", (run_id, key)
-        ).fetchone()[0]
+        return series.max_step(self.read_db(), run_id, key)
 
     def get_params(self, run_id: str) -> dict[str, str]:
         """Every param of a run."""
@@ -392,6 +392,7 @@ class SqliteStore:
 
 
 def _apply_runs(db: sqlite3.Connection, rows: list[tuple]) -> None:
+    _new_runs.update(row[0] for row in rows)
     db.executemany(
         f"INSERT OR IGNORE INTO runs ({SqliteStore._RUN_COLS}) "
         "VALUES (?, ?, ?, ?, ?, NULL, ?, 'active', ?, ?, ?, ?)",
@@ -410,6 +411,9 @@ def _apply_params(db: sqlite3.Connection, rows: list[tuple]) -> None:
 
 
 def _apply_tags(db: sqlite3.Connection, rows: list[tuple]) -> None:
+    if all(row[2] is not None for row in rows):
+        db.executemany("INSERT OR REPLACE INTO tags VALUES (?, ?, ?)", rows)
+        return
     for run_id, key, value in rows:
         if value is None:
             db.execute("DELETE FROM tags WHERE run_id = ? AND key = ?", (run_id, key))
@@ -418,27 +422,36 @@ def _apply_tags(db: sqlite3.Connection, rows: list[tuple]) -> None:
 
 
 def _apply_metrics(db: sqlite3.Connection, rows: list[tuple]) -> None:
-    db.executemany(
-        "INSERT INTO metrics (run_id, key, value, timestamp, step) VALUES (?, ?, ?, ?, ?)", rows
-    )
-    latest: dict[tuple[str, str], tuple] = {}
-    for row in rows:
-        slot = (row[0], row[1])
-        best = latest.get(slot)
-        if best is None or (row[4], row[3]) >= (best[4], best[3]):
-            latest[slot] = row
+    latest = series.append_points(db, rows, _new_runs)
+    _new_runs.difference_update({row[0] for row in rows})
     db.executemany(
         "INSERT INTO latest_metrics (run_id, key, value, timestamp, step) VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, "
         "timestamp = excluded.timestamp, step = excluded.step "
         "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "
         "AND excluded.timestamp >= latest_metrics.timestamp)",
-        list(latest.values()),
+        latest,
     )
 
 
 def _apply_inputs(db: sqlite3.Connection, rows: list[tuple]) -> None:
     db.executemany("INSERT OR REPLACE INTO inputs VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def _apply_traces(db: sqlite3.Connection, rows: list[tuple]) -> None:
+    """Whole traces from logwright.tracing; each op's ``to_rows()`` runs here, off the hot path.
+
+    ``to_rows()`` returns (traces row, trace_tags rows, spans rows) in table column order.
+    """
+    traces, tags, spans = [], [], []
+    for (payload,) in rows:
+        trace, trace_tags, trace_spans = payload.to_rows()
+        traces.append(trace)
+        tags.extend(trace_tags)
+        spans.extend(trace_spans)
+    db.executemany(f"INSERT OR REPLACE INTO traces VALUES ({', '.join('?' * 13)})", traces)
+    db.executemany("INSERT OR REPLACE INTO trace_tags VALUES (?, ?, ?)", tags)
+    db.executemany(f"INSERT OR REPLACE INTO spans VALUES ({', '.join('?' * 13)})", spans)
 
 
 def _apply_sql(db: sqlite3.Connection, rows: list[tuple]) -> None:
@@ -457,6 +470,7 @@ _APPLY = {
     "tag": _apply_tags,
     "metric": _apply_metrics,
     "input": _apply_inputs,
+    "trace": _apply_traces,
     "sql": _apply_sql,
 }
 

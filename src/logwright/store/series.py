@@ -1,0 +1,107 @@
+"""Metric histories stored as packed chunks (see ``metric_chunks`` in migrations.py).
+
+A writer batch appends each (run, key)'s new points as one chunk, or into the
+key's last chunk while that holds fewer than ``CHUNK_POINTS`` points, so slow
+loops do not leave one row per point. Arrays are little-endian int64 steps,
+float64 values (NaN and infinities bit-exact) and int64 millisecond timestamps.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from array import array
+from collections.abc import Sequence
+
+CHUNK_POINTS = 4096
+_SWAP = sys.byteorder != "little"
+
+
+def _pack(kind: str, items: Sequence[float] | array) -> bytes:
+    arr = items if isinstance(items, array) else array(kind, items)
+    if _SWAP:
+        arr = array(kind, arr)
+        arr.byteswap()
+    return arr.tobytes()
+
+
+def _unpack(kind: str, blob: bytes) -> array:
+    arr = array(kind)
+    arr.frombytes(blob)
+    if _SWAP:
+        arr.byteswap()
+    return arr
+
+
+def append_points(db: sqlite3.Connection, rows: Sequence[tuple], new_runs: set[str]) -> list[tuple]:
+    """Append ``(run_id, key, value, timestamp, step)`` rows to their series' chunks.
+
+    ``new_runs`` holds runs this process created and whose series it has not written
+    yet: their first chunk is inserted without looking for an earlier one.
+
+    Returns:
+        The latest row (highest step, then timestamp) of each series in ``rows``.
+    """
+    grouped: dict[tuple[str, str], tuple[array, array, array]] = {}
+    latest: dict[tuple[str, str], tuple] = {}
+    for row in rows:
+        run_id, key, value, timestamp, step = row
+        slot = grouped.get((run_id, key))
+        if slot is None:
+            slot = grouped[(run_id, key)] = (array("q"), array("d"), array("q"))
+            latest[(run_id, key)] = row
+        else:
+            best = latest[(run_id, key)]
+            if step > best[4] or (step == best[4] and timestamp >= best[3]):
+                latest[(run_id, key)] = row
+        slot[0].append(step)
+        slot[1].append(value)
+        slot[2].append(timestamp)
+    for (run_id, key), (steps, vals, stamps) in grouped.items():
+        packed = (len(steps), _pack("q", steps), _pack("d", vals), _pack("q", stamps))
+        if run_id in new_runs:
+            done = db.execute(
+                "INSERT OR IGNORE INTO metric_chunks VALUES (?, ?, 0, ?, ?, ?, ?)", (run_id, key, *packed)
+            ).rowcount
+            if done:
+                continue
+        last = db.execute(
+            "SELECT seq, n, steps, vals, timestamps FROM metric_chunks "
+            "WHERE run_id = ? AND key = ? ORDER BY seq DESC LIMIT 1",
+            (run_id, key),
+        ).fetchone()
+        if last is not None and last[1] + len(steps) <= CHUNK_POINTS:
+            db.execute(
+                "UPDATE metric_chunks SET n = ?, steps = ?, vals = ?, timestamps = ? "
+                "WHERE run_id = ? AND key = ? AND seq = ?",
+                (last[1] + packed[0], last[2] + packed[1], last[3] + packed[2], last[4] + packed[3],
+                 run_id, key, last[0]),
+            )
+            continue
+        seq = 0 if last is None else last[0] + 1
+        db.execute("INSERT INTO metric_chunks VALUES (?, ?, ?, ?, ?, ?, ?)", (run_id, key, seq, *packed))
+    return list(latest.values())
+
+
+def read_series(db: sqlite3.Connection, run_id: str, key: str) -> tuple[array, array, array]:
+    """A metric's full history as (steps, values, timestamps) arrays, ordered by step then time."""
+    steps, vals, stamps = array("q"), array("d"), array("q")
+    for s, v, t in db.execute(
+        "SELECT steps, vals, timestamps FROM metric_chunks WHERE run_id = ? AND key = ? ORDER BY seq",
+        (run_id, key),
+    ):
+        steps.extend(_unpack("q", s))
+        vals.extend(_unpack("d", v))
+        stamps.extend(_unpack("q", t))
+    if steps != array("q", sorted(steps)):
+        order = sorted(range(len(steps)), key=lambda i: (steps[i], stamps[i]))
+        steps = array("q", (steps[i] for i in order))
+        vals = array("d", (vals[i] for i in order))
+        stamps = array("q", (stamps[i] for i in order))
+    return steps, vals, stamps
+
+
+def max_step(db: sqlite3.Connection, run_id: str, key: str) -> int | None:
+    """The highest step stored for a series, or None when it has no points."""
+    steps, _, _ = read_series(db, run_id, key)
+    return max(steps) if steps else None
