@@ -129,7 +129,7 @@ def test_artifacts_text_dict_figure(tmp_store, tmp_path):
     assert open(os.path.join(root, "notes/readme.txt")).read() == "hi"
     assert json.load(open(os.path.join(root, "config.json")))["x"] == [1, 2]
     assert open(os.path.join(root, "plots/line.png"), "rb").read(4) == b"\x89PNG"
-    names = [f.path for f in lw.list_artifacts(run.info.run_id)]
+    names = [f.path for f in lw.list_artifacts(run.info.run_id) if f.path != "context"]
     assert names == ["notes", "plots", "tables", "config.json", "data.csv"]
 
 

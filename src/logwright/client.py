@@ -157,6 +157,7 @@ class Client:
         start_time: int | None = None,
     ) -> Run:
         """Start a RUNNING run with the process's run context captured (see :mod:`logwright.context`)."""
+        from logwright.context import artifacts as context_artifacts
         from logwright.context import capture
 
         exp_id = self._experiment_id(experiment_id)
@@ -179,6 +180,8 @@ class Client:
                 *(("tag", run_id, k, v) for k, v in all_tags.items()),
             ]
         )
+        for path, text in context_artifacts().items():  # e.g. context/git.diff of a dirty tree
+            LocalArtifacts(self.store.artifact_dir(exp_id, run_id)).write_bytes(path, text.encode("utf-8"))
         info = RunInfo(
             run_id, exp_id, name, RunStatus.RUNNING, start, None, parent_run_id,
             self.store.artifact_dir(exp_id, run_id), "active", user, source, description,

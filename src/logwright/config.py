@@ -19,7 +19,18 @@ OTLP_ENDPOINT = "LOGWRIGHT_OTLP_ENDPOINT"
 TRACE_SAMPLE_RATIO = "LOGWRIGHT_TRACE_SAMPLE_RATIO"
 TRACING_DISABLED = "LOGWRIGHT_TRACING_DISABLED"
 DISPLAY_TRACES = "LOGWRIGHT_DISPLAY_TRACES"
+TRACE_FIELD_LIMIT = "LOGWRIGHT_TRACE_FIELD_LIMIT"
 RANK_VARS = ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK")
+# Packages whose versions the run context records when (and only when) already imported:
+# top-level module -> distribution name.
+CONTEXT_PACKAGES = {
+    "torch": "torch", "lightning": "lightning", "pytorch_lightning": "pytorch-lightning",
+    "sklearn": "scikit-learn", "xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost",
+    "numpy": "numpy", "pandas": "pandas", "scipy": "scipy", "transformers": "transformers",
+    "tensorflow": "tensorflow", "keras": "keras", "jax": "jax", "langchain_core": "langchain-core",
+    "langchain": "langchain", "dspy": "dspy", "openai": "openai", "anthropic": "anthropic",
+    "datasets": "datasets", "accelerate": "accelerate", "peft": "peft", "logwright": "logwright",
+}
 
 _FALSE = {"0", "false", "no", "off", ""}
 

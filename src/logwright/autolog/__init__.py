@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import sys
 import types
-from collections.abc import Iterable
-from typing import Any
 
 from logwright.autolog.integration import AutologConfig, Integration, Patch
 from logwright.autolog.registry import registry
 from logwright.autolog.safety import guard, in_logging_call, logging_call, managed_run, report
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterable
+    from typing import Any
 
 __all__ = [
     "AutologConfig",
@@ -39,6 +42,7 @@ def autolog(
     log_datasets: bool = True,
     log_input_examples: bool = False,
     log_traces: bool = True,
+    log_system_metrics: bool = False,
     extra_tags: dict[str, str] | None = None,
     only: Iterable[str] | None = None,
     skip: Iterable[str] | None = None,
@@ -58,6 +62,8 @@ def autolog(
         log_datasets: record training data as run inputs.
         log_input_examples: save a few input rows with each model.
         log_traces: record GenAI traces (LangChain, DSPy).
+        log_system_metrics: runs autolog starts sample CPU, memory, disk, network and GPU
+            (see :mod:`logwright.context.system`).
         extra_tags: tags added to every run autolog starts.
         only: names of the integrations to enable (default: all).
         skip: names of integrations to leave alone.
@@ -71,32 +77,38 @@ def autolog(
         ValueError: an unknown integration name or option.
     """
     names = set(registry.discover())
+    only, skip = _names(only), _names(skip)
     for group in (only or (), skip or (), overrides):
         unknown = sorted(set(group) - names)
         if unknown:
             raise ValueError(f"unknown integration(s) {unknown}; installed: {sorted(names)}")
-    chosen = set(only) if only is not None else names
-    chosen -= set(skip or ())
+    chosen = (set(only) if only is not None else names) - set(skip or ())
     common = {
         "disable": disable, "exclusive": exclusive, "silent": silent, "log_models": log_models,
         "log_datasets": log_datasets, "log_input_examples": log_input_examples,
-        "log_traces": log_traces, "extra_tags": dict(extra_tags or {}),
-        "allow_unsupported": allow_unsupported,
+        "log_traces": log_traces, "log_system_metrics": log_system_metrics,
+        "extra_tags": dict(extra_tags or {}), "allow_unsupported": allow_unsupported,
     }
+    for name in sorted(chosen):  # check every option before changing anything
+        if not isinstance(overrides.get(name, {}), dict):
+            raise ValueError(f"autolog({name}=...) takes a dict of options, got {overrides[name]!r}")
+        registry.check_options(name, {**common, **overrides.get(name, {})})
+    for name in sorted(chosen):
+        registry.configure(name, {**common, **overrides.get(name, {})})
     states = {}
-    for name in sorted(names):
-        if name not in chosen:
-            continue
-        options = {**common, **overrides.get(name, {})}
-        registry.configure(name, options)
-        if options.get("disable"):
+    for name in sorted(chosen):
+        if registry.get(name).config.get("disable"):
             registry.disable(name)
         else:
             registry.enable(name)
-        states[name] = registry.states[name]
+        states[name] = registry.state(name)
     return states
 
 
+def _names(value: Iterable[str] | str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
 
 
 class _CallableModule(types.ModuleType):

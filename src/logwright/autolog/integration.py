@@ -1,11 +1,18 @@
-"""The Integration contract: what a framework integration declares, and the options it reads."""
+"""The Integration contract: what a framework integration declares, and the options it reads.
+
+This module is imported by ``logwright.autolog()`` before any framework, so it
+stays cheap: no ``dataclasses``/``typing`` at runtime (both cost milliseconds on
+a cold interpreter).
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable, Sequence
+    from typing import Any, ClassVar
 
 COMMON_OPTIONS: dict[str, Any] = {
     "disable": False,
@@ -15,37 +22,57 @@ COMMON_OPTIONS: dict[str, Any] = {
     "log_datasets": True,
     "log_input_examples": False,
     "log_traces": True,
+    "log_system_metrics": False,
     "extra_tags": None,
     "allow_unsupported": False,
 }
 
 
-@dataclass(frozen=True)
 class Patch:
-    """One attribute to wrap.
+    """One attribute to wrap (an immutable record).
 
     Attributes:
         module: the module holding the target, e.g. ``"sklearn.base"``.
         attribute: dotted path inside it, e.g. ``"BaseEstimator.fit"``; a method a class
-            inherits is wrapped on that class and removed again on disable.
+            inherits is wrapped on that class and removed again on disable. Targets are
+            functions and methods (plain, class- or static-), never classes.
         wrapper: a wrapt-style wrapper ``(wrapped, instance, args, kwargs)``.
     """
 
-    module: str
-    attribute: str
-    wrapper: Callable[..., Any]
+    __slots__ = ("module", "attribute", "wrapper")
+
+    def __init__(self, module: str, attribute: str, wrapper: Callable[..., Any]) -> None:
+        object.__setattr__(self, "module", module)
+        object.__setattr__(self, "attribute", attribute)
+        object.__setattr__(self, "wrapper", wrapper)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Patch is immutable (cannot set {name!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Patch):
+            return NotImplemented
+        return (self.module, self.attribute, self.wrapper) == (other.module, other.attribute, other.wrapper)
+
+    def __hash__(self) -> int:
+        return hash((self.module, self.attribute))
+
+    def __repr__(self) -> str:
+        return f"Patch({self.module!r}, {self.attribute!r}, {self.wrapper!r})"
 
 
-@dataclass
 class AutologConfig:
     """Options one integration sees, read at call time (``autolog()`` again updates them).
+
+    Read options as attributes (``cfg.log_models``) or with :meth:`get`.
 
     Attributes:
         options: the common options (see ``COMMON_OPTIONS``) merged with the integration's
             own knobs (``Integration.defaults``) and the user's overrides.
     """
 
-    options: dict[str, Any] = field(default_factory=dict)
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        self.options = dict(options or {})
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -57,14 +84,18 @@ class AutologConfig:
         """An option's value, or ``default``."""
         return self.options.get(name, default)
 
+    def __repr__(self) -> str:
+        return f"AutologConfig({self.options!r})"
+
 
 class Integration(ABC):
     """A framework integration, discovered through the ``logwright.integrations`` entry points.
 
     Subclasses declare ``name`` (equal to the entry-point name), ``module`` (the import
-    that triggers patching), ``requirement`` (``"dist>=floor"``, declared once) and their
-    own knobs in ``defaults``; they return their patches from :meth:`patches`. Loading the
-    class must not import the framework.
+    that triggers patching), ``requirement`` (``"dist>=floor"``, declared once; the
+    noxfile and the version check both read it) and their own knobs in ``defaults``;
+    they return their patches from :meth:`patches`. Loading the class must not import
+    the framework.
     """
 
     name: ClassVar[str]

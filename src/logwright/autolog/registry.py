@@ -7,18 +7,18 @@ States: DISABLED -> PENDING (post-import hook registered, framework not imported
 from __future__ import annotations
 
 import logging
-import re
 import sys
 import threading
 import warnings
-from importlib.metadata import PackageNotFoundError, entry_points, version
-from typing import Any
 
-import wrapt
-
+from logwright.autolog import discovery, hooks, safety
 from logwright.autolog.integration import COMMON_OPTIONS, Integration
-from logwright.autolog.patching import Applied, apply, revert
-from logwright.autolog.safety import report
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
+    from logwright.autolog.patching import Applied
 
 _logger = logging.getLogger(__name__)
 
@@ -27,44 +27,86 @@ DISABLED, PENDING, ACTIVE = "DISABLED", "PENDING", "ACTIVE"
 
 
 def parse_requirement(requirement: str) -> tuple[str, tuple[int, ...]]:
-    """``"scikit-learn>=1.3"`` -> ``("scikit-learn", (1, 3))``."""
-    name, _, floor = requirement.partition(">=")
-    return name.strip(), version_tuple(floor)
+    """``"scikit-learn>=1.3"`` -> ``("scikit-learn", (1, 3))``; no ``>=`` means no floor."""
+    text = requirement.split(";", 1)[0]
+    if "[" in text:  # extras: "dspy[all]>=2.6"
+        text = text[: text.index("[")] + text[text.find("]") + 1 :]
+    cut = min((i for i in (text.find(c) for c in "<>=!~ (") if i > 0), default=len(text))
+    name = text[:cut].strip()
+    floor: tuple[int, ...] = ()
+    for clause in text[cut:].strip(" ()").split(","):
+        clause = clause.strip()
+        if clause.startswith((">=", "~=", "==")):
+            floor = version_tuple(clause[2:])
+    return name, floor
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
     """Leading numeric release parts of a version string: ``"2.13.0+cpu"`` -> ``(2, 13, 0)``."""
     parts = []
     for piece in text.strip().split("."):
-        match = re.match(r"\d+", piece)
-        if match is None:
+        digits = ""
+        for ch in piece:
+            if not ch.isdigit():
+                break
+            digits += ch
+        if not digits:
             break
-        parts.append(int(match.group()))
+        parts.append(int(digits))
+        if len(digits) < len(piece):
+            break
     return tuple(parts)
 
 
+def installed_version(dist: str) -> str | None:
+    """The installed version of a distribution (importlib.metadata; imports nothing else)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return None
+
+
 class Registry:
-    """The process's integrations and their states (resettable in tests)."""
+    """The process's integrations and their states (resettable in tests).
+
+    Attributes:
+        integrations: instances created so far, by name.
+        states: each instance's state (DISABLED, PENDING or ACTIVE).
+        failed: entry points that failed to load, name -> error text.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._classes: dict[str, type[Integration]] | None = None
         self.integrations: dict[str, Integration] = {}
         self.states: dict[str, str] = {}
+        self.failed: dict[str, str] = {}
         self._applied: dict[str, list[Applied]] = {}
         self._hooked: set[str] = set()
+        self._warned_old: set[str] = set()
+
+    # -- discovery ------------------------------------------------------------------
 
     def discover(self) -> dict[str, type[Integration]]:
         """Integration classes from the entry points (loaded once; no framework imported)."""
         if self._classes is None:
             found: dict[str, type[Integration]] = {}
-            for ep in entry_points(group=GROUP):
+            for ep in discovery.entry_points(GROUP):
                 try:
                     found[ep.name] = ep.load()
                 except Exception as exc:  # noqa: BLE001 - a broken plugin must not break autolog
+                    self.failed[ep.name] = f"{type(exc).__name__}: {exc}"
                     _logger.warning("logwright: integration %r failed to load: %s", ep.name, exc)
             self._classes = found
         return self._classes
+
+    def clear_discovery(self) -> None:
+        """Forget the discovered classes so the next :meth:`discover` reads the entry points again."""
+        with self._lock:
+            self._classes = None
+            self.failed.clear()
 
     def add(self, cls: type[Integration]) -> None:
         """Register an integration class directly (tests, unpackaged plugins)."""
@@ -79,70 +121,101 @@ class Registry:
                 self.states[name] = DISABLED
             return inst
 
-    def configure(self, name: str, options: dict[str, Any]) -> Integration:
-        """Merge ``options`` into an integration's config; unknown knobs raise ValueError."""
+    def state(self, name: str) -> str:
+        """``name``'s state; DISABLED for one never enabled."""
+        return self.states.get(name, DISABLED)
+
+    def check_options(self, name: str, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` over the integration's defaults; unknown knobs raise ValueError."""
         inst = self.get(name)
         known = {**COMMON_OPTIONS, **inst.defaults}
         unknown = sorted(set(options) - set(known))
         if unknown:
-            raise ValueError(
-                f"unknown autolog option(s) {unknown} for {name!r}; known: {sorted(known)}"
-            )
-        inst.config.options = {**known, **options}
+            raise ValueError(f"unknown autolog option(s) {unknown} for {name!r}; known: {sorted(known)}")
+        return {**known, **options}
+
+    def configure(self, name: str, options: dict[str, Any]) -> Integration:
+        """Replace an integration's options (defaults + ``options``); unknown knobs raise ValueError."""
+        merged = self.check_options(name, options)
+        inst = self.get(name)
+        inst.config.options = merged
+        if inst.config.options.get("silent"):
+            safety.silenced.add(name)
+        else:
+            safety.silenced.discard(name)
         return inst
 
+    # -- enabling -------------------------------------------------------------------
+
     def enable(self, name: str) -> str:
-        """Patch now if the framework is imported, else on its import. Idempotent."""
+        """Patch now if the framework is imported, else on its import. Idempotent.
+
+        An error in the integration's patches is reported (warned once, raised in strict
+        mode) and leaves it DISABLED; it never escapes otherwise.
+        """
         with self._lock:
             inst = self.get(name)
             if self.states[name] in (ACTIVE, PENDING):
                 return self.states[name]
             if inst.module in sys.modules:
-                self._activate(inst)
+                self._activate_reporting(inst)
             else:
                 self.states[name] = PENDING
-                if name not in self._hooked:
-                    self._hooked.add(name)
-                    wrapt.register_post_import_hook(self._make_hook(name), inst.module)
+                if inst.module not in self._hooked:
+                    self._hooked.add(inst.module)
+                    hooks.when_imported(inst.module, self._make_hook(inst.module))
             return self.states[name]
 
-    def _make_hook(self, name: str) -> Any:
+    def _make_hook(self, module: str) -> Any:
         def hook(_module: Any) -> None:
             try:  # a raising hook would break the user's import
-                with self._lock:
-                    if self.states.get(name) == PENDING:
-                        self._activate(self.integrations[name])
+                self._hooked.discard(module)
+                self._on_import(module)
             except Exception as exc:  # noqa: BLE001
-                try:
-                    report(name, exc)
-                except Exception as strict_exc:  # noqa: BLE001 - strict mode: still never break import
-                    _logger.error("logwright: enabling %s failed: %s", name, strict_exc)
+                _logger.error("logwright: enabling autolog for %s failed: %s", module, exc)
 
         return hook
 
+    def _on_import(self, module: str) -> None:
+        with self._lock:
+            for name, inst in list(self.integrations.items()):
+                if inst.module == module and self.states.get(name) == PENDING:
+                    self._activate_reporting(inst)
+
+    def _activate_reporting(self, inst: Integration) -> None:
+        try:
+            self._activate(inst)
+        except Exception as exc:  # noqa: BLE001 - our (or the plugin's) bug: never the user's
+            self.states[inst.name] = DISABLED
+            safety.report(inst.name, exc)
+
     def _supported(self, inst: Integration) -> bool:
         dist, floor = parse_requirement(inst.requirement)
-        try:
-            installed = version(dist)
-        except PackageNotFoundError:
+        installed = installed_version(dist)
+        if installed is None:
             return True  # imported from source: trust it
         if version_tuple(installed) < floor and not inst.config.get("allow_unsupported"):
-            warnings.warn(
-                f"logwright: {dist} {installed} is older than the supported {inst.requirement}; "
-                f"{inst.name} autolog is off (autolog(allow_unsupported=True) tries anyway)",
-                RuntimeWarning,
-                stacklevel=4,
-            )
+            if inst.name not in self._warned_old and not inst.config.get("silent"):
+                self._warned_old.add(inst.name)
+                warnings.warn(
+                    f"logwright: {dist} {installed} is older than the supported {inst.requirement}; "
+                    f"{inst.name} autolog is off (autolog(allow_unsupported=True) tries anyway)",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             return False
         if inst.tested_up_to and version_tuple(installed) > version_tuple(inst.tested_up_to):
             _logger.debug("logwright: %s %s is newer than tested (%s)", dist, installed, inst.tested_up_to)
         return True
 
     def _activate(self, inst: Integration) -> None:
+        from logwright.autolog.patching import apply, revert
+
         if not self._supported(inst):
             self.states[inst.name] = DISABLED
             return
-        applied = []
+        applied: list[Applied] = []
+        self._applied[inst.name] = applied
         try:
             for patch in inst.patches(inst.config):
                 done = apply(inst.name, patch)
@@ -152,28 +225,50 @@ class Registry:
         except BaseException:
             for done in reversed(applied):
                 revert(done)
+            self._applied.pop(inst.name, None)
             raise
-        self._applied[inst.name] = applied
         self.states[inst.name] = ACTIVE
 
+    # -- disabling ------------------------------------------------------------------
+
     def disable(self, name: str) -> None:
-        """Revert every patch of one integration (originals restored by identity). Idempotent."""
+        """Revert every patch of one integration (originals restored by identity). Idempotent.
+
+        Every patch is reverted even if ``on_disable`` fails; that failure is then reported.
+        """
         with self._lock:
             if self.states.get(name, DISABLED) == DISABLED:
                 return
             inst = self.integrations[name]
-            if self.states[name] == ACTIVE:
-                inst.on_disable()
+            was_active = self.states[name] == ACTIVE
+            self.states[name] = DISABLED
+            error: Exception | None = None
+            if was_active:
+                try:
+                    inst.on_disable()
+                except Exception as exc:  # noqa: BLE001 - still revert the patches
+                    error = exc
+            from logwright.autolog.patching import revert
+
             for done in reversed(self._applied.pop(name, [])):
                 revert(done)
-            self.states[name] = DISABLED
+        if error is not None:
+            safety.report(name, error)
+
+    def applied(self, name: str) -> list[Applied]:
+        """The patches in place for ``name`` (empty unless ACTIVE)."""
+        return list(self._applied.get(name, ()))
 
     def reset(self) -> None:
-        """Disable everything and forget configs (tests)."""
+        """Disable everything and forget instances and configs (tests); discovery stays cached."""
         for name in list(self.integrations):
             self.disable(name)
-        self.integrations.clear()
-        self.states.clear()
+        with self._lock:
+            self.integrations.clear()
+            self.states.clear()
+            self._warned_old.clear()
+            safety._warned.clear()
+            safety.silenced.clear()
 
 
 registry = Registry()

@@ -14,20 +14,21 @@ import contextlib
 import contextvars
 import functools
 import logging
-import traceback
 import warnings
-from collections import Counter
-from collections.abc import Callable, Iterator
-from typing import Any
 
 from logwright import config as _config
-from logwright.entities import RunStatus
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable, Iterator
+    from typing import Any
 
 _logger = logging.getLogger(__name__)
 
 _inside: contextvars.ContextVar[str | None] = contextvars.ContextVar("logwright_inside", default=None)
 _warned: set[tuple[str, str]] = set()
-errors: Counter[str] = Counter()
+errors: dict[str, int] = {}
+silenced: set[str] = set()  # integrations configured with silent=True (kept by the registry)
 
 
 class OriginalFailed(BaseException):  # noqa: N818 - not an error of its own
@@ -37,24 +38,45 @@ class OriginalFailed(BaseException):  # noqa: N818 - not an error of its own
     """
 
     def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
         self.error = error
 
 
+def _site(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return type(exc).__name__
+    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
+
+
 def report(integration: str, exc: BaseException) -> None:
-    """Warn once per (integration, call site) about a logwright error; re-raise in strict mode."""
-    errors[integration] += 1
+    """Count a logwright error and warn once per (integration, call site); re-raise in strict mode.
+
+    Args:
+        integration: the integration whose code failed.
+        exc: the exception our code raised.
+
+    Raises:
+        The same exception when ``LOGWRIGHT_STRICT=1``.
+    """
+    errors[integration] = errors.get(integration, 0) + 1
     if _config.strict():
         raise exc
-    frames = traceback.extract_tb(exc.__traceback__)
-    site = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else repr(type(exc))
-    if (integration, site) not in _warned:
-        _warned.add((integration, site))
-        warnings.warn(
-            f"logwright {integration} autolog hit an internal error and skipped some logging "
-            f"(your code was not affected): {type(exc).__name__}: {exc} [{site}]",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+    site = _site(exc)
+    if integration in silenced:
+        _logger.debug("logwright %s autolog error: %r at %s", integration, exc, site)
+        return
+    if (integration, site) in _warned:
+        return
+    _warned.add((integration, site))
+    warnings.warn(
+        f"logwright {integration} autolog hit an internal error and skipped some logging "
+        f"(your code was not affected): {type(exc).__name__}: {exc} [{site}]",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def in_logging_call() -> bool:
@@ -72,49 +94,80 @@ def logging_call(integration: str) -> Iterator[None]:
         _inside.reset(token)
 
 
-def guarded_wrapper(integration: str, wrapper: Callable[..., Any], is_enabled: Callable[[], bool]) -> Callable:
-    """Wrap an integration's wrapt wrapper with the safety layer and the re-entrancy guard."""
+class _Call:
+    """The user's function behind an integration's wrapper: runs it at most once."""
+
+    __slots__ = ("wrapped", "done", "result", "error")
+
+    def __init__(self, wrapped: Callable[..., Any]) -> None:
+        self.wrapped = wrapped
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.done:  # a second call gets the first outcome: the user's code never runs twice
+            self.done = True
+            try:
+                self.result = self.wrapped(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - carried out, re-raised unchanged
+                self.error = exc
+        if self.error is not None:
+            raise OriginalFailed(self.error) from None
+        return self.result
+
+
+def guarded_wrapper(integration: str, wrapper: Callable[..., Any], switch: list[bool]) -> Callable:
+    """Wrap an integration's wrapt wrapper with the safety layer and the re-entrancy guard.
+
+    Args:
+        integration: the integration's name (for error reports and the re-entrancy marker).
+        wrapper: the integration's ``(wrapped, instance, args, kwargs)`` wrapper.
+        switch: ``[True]`` while enabled; ``switch[0] = False`` makes the proxy a pass-through.
+    """
 
     def _safe(wrapped: Callable, instance: Any, args: tuple, kwargs: dict) -> Any:
-        if _inside.get() is not None or not is_enabled():
+        if not switch[0] or _inside.get() is not None:
             return wrapped(*args, **kwargs)
-        calls: list[Any] = []
-
-        def call_original(*a: Any, **kw: Any) -> Any:
-            if calls:  # the integration asked twice: never run the user's code twice
-                return calls[0]
-            try:
-                result = wrapped(*a, **kw)
-            except BaseException as exc:  # noqa: BLE001 - carried out, re-raised unchanged
-                calls.append(None)
-                raise OriginalFailed(exc) from None
-            calls.append(result)
-            return result
-
-        token = _inside.set(integration)
-        user_error: BaseException | None = None
-        try:
-            return wrapper(call_original, instance, args, kwargs)
-        except OriginalFailed as failed:
-            user_error = failed.error
-        except Exception as exc:  # noqa: BLE001 - our bug: the user's call still succeeds
-            _inside.reset(token)
-            token = None
-            report(integration, exc)
-            if calls:
-                return calls[0]
-            return wrapped(*args, **kwargs)
-        finally:
-            if token is not None:
-                _inside.reset(token)
-        # Raised outside the except block so the user's exception keeps its own context.
-        raise user_error
+        return _run_guarded(integration, wrapper, wrapped, instance, args, kwargs)
 
     return _safe
 
 
+def _run_guarded(integration: str, wrapper: Callable, wrapped: Callable, instance: Any,
+                 args: tuple, kwargs: dict) -> Any:
+    call = _Call(wrapped)
+    token = _inside.set(integration)
+    try:
+        try:
+            result = wrapper(call, instance, args, kwargs)
+        except OriginalFailed:
+            pass  # the user's exception: raised below, outside this handler, with its own context
+        except Exception as exc:  # noqa: BLE001 - our bug: the user's call still succeeds
+            report(integration, exc)
+        else:
+            if call.done:
+                return result if call.error is None else _reraise(call.error)
+            report(integration, RuntimeError(f"{integration} wrapper returned without calling the original"))
+        if not call.done:  # our code failed before the user's function ran: run it now
+            call.done = True
+            return wrapped(*args, **kwargs)
+    finally:
+        _inside.reset(token)
+    if call.error is not None:
+        raise call.error
+    return call.result
+
+
+def _reraise(error: BaseException) -> Any:
+    raise error
+
+
 def guard(integration: str) -> Callable[[Callable], Callable]:
-    """Decorator for callback methods: errors are reported, never raised into the framework."""
+    """Decorator for callback methods: errors are reported, never raised into the framework.
+
+    The method returns None when it failed (strict mode re-raises instead).
+    """
 
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -130,33 +183,52 @@ def guard(integration: str) -> Callable[[Callable], Callable]:
     return decorate
 
 
+def _run_options(cfg: Any) -> dict[str, Any]:
+    return {"log_system_metrics": True} if cfg.get("log_system_metrics") else {}
+
+
 @contextlib.contextmanager
 def managed_run(integration: str, cfg: Any, run_name: str | None = None,
-                tags: dict[str, Any] | None = None) -> Iterator[Any]:
+                tags: dict[str, Any] | None = None, run_id: str | None = None) -> Iterator[Any]:
     """Yield the run to log into: the user's active run, or one this call starts and ends.
 
-    A run started here ends FINISHED, FAILED (with ``logwright.error``) if the body raised,
-    KILLED on KeyboardInterrupt. With ``exclusive=True`` a user's run is not logged into:
-    a nested run is started under it instead.
+    A run started here gets the ``logwright.autolog`` tag, ``extra_tags`` and ``tags``, and
+    ends FINISHED; FAILED if the user's call raised (``logwright.error`` tag: the
+    exception's type and message); KILLED on KeyboardInterrupt, or when the integration set
+    ``run.interrupted = True`` (Lightning turns Ctrl-C into SystemExit). With
+    ``exclusive=True`` a user's run is not logged into: a nested run is started under it instead.
+
+    Args:
+        integration: the integration's name.
+        cfg: its :class:`AutologConfig` (``exclusive``, ``extra_tags``, ``log_system_metrics``).
+        run_name: name for a run started here (default: a generated one).
+        tags: tags for a run started here.
+        run_id: resume this run (e.g. the one a checkpoint was logged to) instead of starting one.
     """
     from logwright import fluent
+    from logwright.entities import RunStatus
 
     active = fluent.active_run()
-    all_tags = {"logwright.autolog": integration, **(cfg.get("extra_tags") or {}), **(tags or {})}
     if active is not None and not cfg.get("exclusive"):
         yield active
         return
-    run = fluent.start_run(run_name=run_name, tags=all_tags, nested=active is not None)
+    all_tags = {"logwright.autolog": integration, **(cfg.get("extra_tags") or {}), **(tags or {})}
+    run = fluent.start_run(run_id=run_id, run_name=run_name, tags=all_tags, nested=active is not None, **_run_options(cfg))
     run.owned_by_autolog = True
     try:
         yield run
+    except OriginalFailed as failed:
+        error = failed.error
+        killed = isinstance(error, KeyboardInterrupt) or getattr(run, "interrupted", False)
+        status = RunStatus.KILLED if killed else RunStatus.FAILED
+        try:
+            run.client.set_tags(run.info.run_id, {"logwright.error": f"{type(error).__name__}: {error}"[:8000]})
+        finally:
+            fluent._end(run, status)
+        raise
     except BaseException as exc:
-        if isinstance(exc, Exception) and not isinstance(exc, OriginalFailed):
-            fluent._end(run, RunStatus.FINISHED)  # our own bug: the user's call did not fail
-            raise
-        error = exc.error if isinstance(exc, OriginalFailed) else exc
-        killed = isinstance(error, KeyboardInterrupt)
-        run.client.set_tags(run.info.run_id, {"logwright.error": f"{type(error).__name__}: {error}"[:8000]})
-        fluent._end(run, RunStatus.KILLED if killed else RunStatus.FAILED)
+        # Our own bug (the user's call did not fail), or an interrupt outside the user's call.
+        status = RunStatus.KILLED if isinstance(exc, KeyboardInterrupt) else RunStatus.FINISHED
+        fluent._end(run, status)
         raise
     fluent._end(run, RunStatus.FINISHED)

@@ -3,11 +3,14 @@
 Loaded as a pytest plugin (``-p logwright.testing``). ``tmp_store`` points
 logwright at a fresh SQLite store in ``tmp_path``; ``strict_logwright`` (autouse)
 sets ``LOGWRIGHT_STRICT=1`` so logwright's own errors fail the test instead of
-being warned about, and checks that no run is left active.
+being warned about, and checks that no run is left active and no autolog
+integration is left enabled. The contract suite for integration authors is in
+:mod:`logwright.testing.contract`.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -30,7 +33,7 @@ def tmp_store(tmp_path, monkeypatch) -> Iterator[str]:
 
 @pytest.fixture(autouse=True)
 def strict_logwright(monkeypatch) -> Iterator[None]:
-    """Strict mode for every test; fails a test that leaves a run active."""
+    """Strict mode for every test; fails a test that leaves a run active or autolog enabled."""
     monkeypatch.setenv("LOGWRIGHT_STRICT", "1")
     monkeypatch.setenv("LOGWRIGHT_QUIET", "1")
     yield
@@ -39,3 +42,16 @@ def strict_logwright(monkeypatch) -> Iterator[None]:
         while fluent.active_run() is not None:
             fluent.end_run()
         pytest.fail(f"test left run {leftover.info.run_id} active")
+    _check_autolog_disabled()
+
+
+def _check_autolog_disabled() -> None:
+    module = sys.modules.get("logwright.autolog.registry")  # never import autolog just to check
+    if module is None:
+        return
+    registry = module.registry
+    enabled = sorted(n for n, s in registry.states.items() if s != module.DISABLED)
+    if enabled:
+        for name in enabled:
+            registry.disable(name)
+        pytest.fail(f"test left autolog enabled for {enabled}; call logwright.autolog(disable=True) in teardown")

@@ -1,0 +1,72 @@
+"""``logwright ui``: serve the web UI over a store with uvicorn.
+
+The main CLI (``logwright.cli``) calls :func:`register` with its argparse
+subparsers. Nothing here imports Starlette or uvicorn until the command runs, so
+``logwright --help`` works without the ``ui`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+_logger = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``ui`` command to the main CLI's subparsers.
+
+    Args:
+        subparsers: what ``ArgumentParser.add_subparsers()`` returned.
+
+    Returns:
+        The ``ui`` parser.
+    """
+    parser = subparsers.add_parser("ui", help="browse, chart and compare runs and traces in a browser")
+    # SUPPRESS: `logwright --store X ui` must not be reset by this parser's default.
+    parser.add_argument("--store", default=argparse.SUPPRESS,
+                        help="tracking URI (folder or sqlite:///file.db); default: $LOGWRIGHT_TRACKING_URI "
+                             "or ./logwright-runs")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="interface to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=5000, help="port (default 5000; 0 picks a free one)")
+    parser.set_defaults(func=ui_command)
+    return parser
+
+
+def ui_command(args: argparse.Namespace) -> int:
+    """Serve the UI until interrupted; prints the URL first."""
+    try:
+        import uvicorn
+
+        from logwright.server.app import create_app
+    except ImportError as exc:
+        print(f"logwright ui needs the ui extra: pip install 'logwright[ui]' ({exc})", file=sys.stderr)
+        return 1
+    store = getattr(args, "store", None) or os.environ.get("LOGWRIGHT_TRACKING_URI")
+    app = create_app(store)
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
+    server = uvicorn.Server(config)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"logwright ui: listening on {args.host}, reachable from other machines; "
+              "the UI has no authentication", file=sys.stderr)
+    if args.port:
+        print(f"logwright ui: serving {app.state.client.store.db_path} at http://{host}:{args.port}/", flush=True)
+        server.run()
+        return 0
+    return _run_on_free_port(server, host, app)
+
+
+def _run_on_free_port(server, host: str, app) -> int:  # noqa: ANN001 - uvicorn types, imported lazily
+    import socket
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((server.config.host, 0))
+    port = sock.getsockname()[1]
+    print(f"logwright ui: serving {app.state.client.store.db_path} at http://{host}:{port}/", flush=True)
+    server.run(sockets=[sock])
+    return 0
