@@ -185,6 +185,7 @@ def test_run_to_trace_span_tree_and_chat(page, site):
     assert len(names) == 4 and names[1:] == ["retrieve", "chat", "format"]
     assert page.locator("#span-tree tr.selected .span-name").inner_text() == names[0]
     page.click("#span-tree tr:has-text('chat')")
+    page.wait_for_selector(".span-detail.shown .msg.user")
     detail = page.locator(".span-detail.shown")
     assert detail.locator(".msg").count() == 3  # system, user, assistant
     assert detail.locator(".msg.user .content").inner_text() == "What is 2+2? " + HOSTILE

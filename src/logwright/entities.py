@@ -7,7 +7,7 @@ Times on runs are epoch milliseconds; span times are epoch nanoseconds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class RunStatus:
@@ -50,9 +50,8 @@ class Experiment:
     artifact_location: str = ""
 
 
-@dataclass(frozen=True)
-class Metric:
-    """One point of a metric's history."""
+class Metric(NamedTuple):
+    """One point of a metric's history (a named tuple: reads build millions of them)."""
 
     key: str
     value: float
@@ -211,3 +210,15 @@ class Trace:
     def trace_id(self) -> str:
         """Shortcut for ``trace.info.trace_id``."""
         return self.info.trace_id
+
+    def __str__(self) -> str:
+        """An indented tree of the spans: kind, name, duration, status and tokens."""
+        from logwright.tracing.display import format_tree
+
+        return format_tree(self)
+
+    def _repr_html_(self) -> str:
+        """Self-contained HTML for Jupyter: tree, timing bars, expandable inputs/outputs."""
+        from logwright.tracing.display import render_html
+
+        return render_html(self)

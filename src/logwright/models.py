@@ -153,7 +153,7 @@ def log_model(
     dest = repo.path(name)
     staging = tempfile.mkdtemp(prefix="logwright-model-")
     try:
-        meta = chosen.save(model, staging, **kwargs) or {}
+        meta = chosen.save(model, staging, input_example=input_example, **kwargs) or {}
         if signature is None and input_example is not None:
             output = meta.pop("_example_output", None)
             signature = infer_signature(input_example, output)
