@@ -1,0 +1,151 @@
+"""LangChain tracing overhead: 1,000 invokes of prompt | fake chat model | parser.
+
+Usage:
+    .venv/bin/python benchmarks/langchain.py --tracker none
+    .venv/bin/python benchmarks/langchain.py --tracker logwright
+    .bench-venv/bin/python benchmarks/langchain.py --tracker mlflow
+
+In one process, rounds alternate between the chain untraced (the baseline) and
+traced until the traces are durable (logwright: ``flush()``; MLflow: its async trace
+queue drained), so the added time includes the write; the best round of each counts.
+Two workloads: 1,000 back-to-back ``invoke`` and 1,000 ``ainvoke`` under
+``asyncio.gather`` 10 at a time. Every traced round's traces are then counted and
+checked complete (4 spans under one root). Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+N = 1000
+CONCURRENCY = 10
+
+
+def make_chain():
+    """The 3-step LCEL chain: a chat prompt, a fake chat model, a string parser."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.prompts import ChatPromptTemplate
+
+    prompt = ChatPromptTemplate.from_messages([("system", "Answer briefly."), ("human", "{question}")])
+    return prompt | FakeListChatModel(responses=["Paris is the capital of France."]) | StrOutputParser()
+
+
+def run_sync(chain, n: int) -> float:
+    start = time.perf_counter()
+    for i in range(n):
+        chain.invoke({"question": f"question {i}"})
+    return time.perf_counter() - start
+
+
+def run_async(chain, n: int) -> float:
+    async def gather_all() -> None:
+        for base in range(0, n, CONCURRENCY):
+            await asyncio.gather(*(chain.ainvoke({"question": f"q {base + j}"}) for j in range(CONCURRENCY)))
+
+    start = time.perf_counter()
+    asyncio.run(gather_all())
+    return time.perf_counter() - start
+
+
+class Tracker:
+    """Turns a tracker on and off and waits until its traces are durable."""
+
+    def __init__(self, name: str, root: str) -> None:
+        self.name = name
+        if name == "logwright":
+            import logwright
+
+            self.lib = logwright
+            logwright.set_tracking_uri(os.path.join(root, "store"))
+        elif name == "mlflow":
+            import mlflow
+
+            self.lib = mlflow
+            mlflow.set_tracking_uri(f"sqlite:///{os.path.join(root, 'mlflow.db')}")
+
+    def enable(self, on: bool) -> None:
+        if self.name == "logwright":
+            self.lib.autolog(only=["langchain"], disable=not on)
+        elif self.name == "mlflow":
+            self.lib.langchain.autolog(disable=not on, silent=True)
+
+    def experiment(self, name: str) -> str | None:
+        if self.name == "none":
+            return None
+        exp = self.lib.set_experiment(name)
+        return getattr(exp, "experiment_id", name)
+
+    def drain(self) -> None:
+        if self.name == "logwright":
+            self.lib.flush()
+        elif self.name == "mlflow":
+            self.lib.flush_trace_async_logging(terminate=False)
+
+    def count(self, exp: str) -> tuple[int, int]:
+        """(traces recorded, traces complete: 4 spans under one root) in an experiment."""
+        if self.name == "logwright":
+            found = [t.spans for t in self.lib.search_traces(experiment=exp, max_results=100 * N)]
+        else:
+            found = [t.data.spans for t in self.lib.search_traces(
+                experiment_ids=[exp], max_results=100 * N, return_type="list")]
+        complete = sum(len(spans) == 4 and sum(s.parent_id is None for s in spans) == 1
+                       for spans in found)
+        return len(found), complete
+
+
+def measure(tracker: Tracker, chain, runner, label: str, rounds: int) -> dict[str, float]:
+    """Interleaved rounds (untraced, then traced until durable); best of each."""
+    none_s, traced_s, call_s = [], [], []
+    exp = tracker.experiment(label)
+    for _ in range(rounds):
+        tracker.enable(False)
+        none_s.append(runner(chain, N))
+        tracker.enable(True)
+        start = time.perf_counter()
+        runner(chain, N)
+        call_s.append(time.perf_counter() - start)
+        tracker.drain()
+        traced_s.append(time.perf_counter() - start)
+    tracker.enable(False)
+    out = {f"{label}_none_s": min(none_s), f"{label}_traced_call_s": min(call_s),
+           f"{label}_traced_durable_s": min(traced_s)}
+    if tracker.name != "none":
+        recorded, complete = tracker.count(exp)
+        out[f"{label}_traces_expected"] = rounds * N
+        out[f"{label}_traces_recorded"] = recorded
+        out[f"{label}_traces_complete"] = complete
+    out[f"{label}_added_us_per_invoke"] = (min(traced_s) - min(none_s)) / N * 1e6
+    out[f"{label}_added_in_call_us"] = (min(call_s) - min(none_s)) / N * 1e6
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tracker", choices=["none", "logwright", "mlflow"], default="logwright")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    chain = make_chain()
+    out: dict[str, object] = {"tracker": args.tracker, "n": N, "python": sys.version.split()[0]}
+    with tempfile.TemporaryDirectory() as root:
+        tracker = Tracker(args.tracker, root)
+        tracker.experiment("warm-up")
+        tracker.enable(True)
+        run_sync(chain, 200)
+        tracker.drain()
+        out.update(measure(tracker, chain, run_sync, "sync", args.rounds))
+        out.update(measure(tracker, chain, run_async, "async", args.rounds))
+    print(json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in out.items()}))
+
+
+if __name__ == "__main__":
+    main()
