@@ -1,1 +1,306 @@
-"""Work in progress."""
+"""scikit-learn autolog: every ``fit`` leaves a run with its params, metrics, data and model.
+
+What an outermost ``fit``, ``fit_transform`` or ``fit_predict`` of any scikit-learn
+estimator logs (nested fits, as in a Pipeline, a VotingClassifier or a search,
+log nothing of their own):
+
+- params: ``get_params(deep=True)`` (a Pipeline's steps as ``step__param``), values as
+  strings cut to 6,000 characters; tags ``estimator_name`` and ``estimator_class``;
+- training metrics on the training data: ``training_accuracy``, ``training_precision``,
+  ``training_recall``, ``training_f1`` (weighted; ``pos_label`` for binary),
+  ``training_log_loss`` and ``training_roc_auc`` (with ``predict_proba``),
+  ``training_mse``/``rmse``/``mae``/``r2``, ``training_silhouette`` (<= 5,000 samples) and
+  ``training_inertia``, and ``training_score``;
+- the training data as a run input (digest, shape, schema), named after its variable;
+- ``feature_importances.json`` (importances, or coefficients and intercepts),
+  ``confusion_matrix.json``, and PNG plots with ``log_plots=True``;
+- the model (``log_models``) with the ``sklearn`` flavour, its signature (DataFrame
+  column names kept) and, with ``log_input_examples=True``, five input rows;
+- searches (``GridSearchCV``, ``RandomizedSearchCV``, Halving*): ``best_*`` params,
+  ``best_cv_score``, ``cv_results.csv``, the best ``max_tuning_runs`` candidates as child
+  runs, and ``best_estimator_`` as the model.
+
+``partial_fit`` calls on one estimator log into one run, metrics stepped per call.
+After a fit, ``model.score(X, y)`` and ``sklearn.metrics`` functions given the
+model's predictions log ``<metric>_<dataset>`` into its run (``log_post_training_metrics``).
+Supported: scikit-learn >= 1.3 (tested up to 1.9).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import weakref
+from typing import Any
+
+from logwright.autolog import AutologConfig, Integration, Patch, managed_run, report
+from logwright_sklearn import _discovery, _records
+from logwright_sklearn._posttrain import Tracker, log_value
+
+_logger = logging.getLogger(__name__)
+
+__all__ = ["SklearnIntegration"]
+
+
+class SklearnIntegration(Integration):
+    """Autolog for scikit-learn (>= 1.3, tested up to 1.9): fits, searches, evaluation, models.
+
+    Knobs (``autolog(sklearn={...})``), besides the common ``log_models``, ``log_datasets``
+    and ``log_input_examples``: ``log_plots`` (False), ``max_tuning_runs`` (5; None = all),
+    ``log_post_training_metrics`` (True), ``pos_label`` (None: weighted averages),
+    ``serialization`` (None = skops when installed, else pickle; or "skops"/"pickle").
+    """
+
+    name = "sklearn"
+    module = "sklearn"
+    requirement = "scikit-learn>=1.3"
+    tested_up_to = "1.9"
+    defaults = {
+        "log_plots": False,
+        "max_tuning_runs": 5,
+        "log_post_training_metrics": True,
+        "pos_label": None,
+        "serialization": None,
+    }
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tracker = Tracker()
+        self._lock = threading.RLock()
+        self._active = False
+        self._seen: set[tuple[int, str]] = set()
+        self._late: list[Any] = []
+        self._aliases: list[tuple[Any, str, Any, Any]] = []
+        self._hooked: set[str] = set()
+        self._partial: dict[int, tuple[Any, Any, str, int]] = {}
+        self._signatures: dict[Any, list[str]] = {}
+        self._in_flight = 0
+
+    # -- patching ------------------------------------------------------------------
+
+    def _wrappers(self) -> dict[str, Any]:
+        fits = {m: self._make_fit_wrapper(m) for m in ("fit", "fit_transform", "fit_predict")}
+        return {**fits, "partial_fit": self._wrap_estimator_partial_fit, "score": self._wrap_estimator_score,
+                **{m: self._wrap_estimator_predict for m in _discovery.PREDICT_METHODS}}
+
+    def _make_fit_wrapper(self, method: str) -> Any:
+        def _wrap_estimator_fit(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+            return self._wrap_estimator_fit(wrapped, instance, args, kwargs, method)
+
+        return _wrap_estimator_fit
+
+    def patches(self, config: AutologConfig) -> list[Patch]:
+        """Patches for the scikit-learn modules imported so far (the rest on their import)."""
+        self._seen = set()
+        found: list[Patch] = []
+        for name, module in list(sys.modules.items()):
+            if module is not None and (name == "sklearn" or name.startswith("sklearn.")):
+                found += _discovery.module_patches(module, self._wrappers(), self._seen)
+        if "sklearn.metrics" in sys.modules:
+            found += _discovery.metric_patches(self._make_metric_wrapper, self._seen)
+        return found
+
+    def on_enable(self, config: AutologConfig) -> None:
+        """Alias patched metrics in ``sklearn.metrics``; hook the modules not imported yet."""
+        from logwright.autolog.hooks import when_imported
+
+        self._active = True
+        if "sklearn.metrics" in sys.modules:
+            self._alias_metrics()
+        for name in _discovery.sklearn_modules():
+            if name not in sys.modules and name not in self._hooked:
+                self._hooked.add(name)
+                when_imported(name, self._on_import)
+
+    def on_disable(self) -> None:
+        """Revert what was patched on import and the metric aliases; forget tracked models."""
+        from logwright.autolog.patching import revert
+
+        with self._lock:
+            self._active = False
+            for module, name, original, proxy in reversed(self._aliases):
+                if vars(module).get(name) is proxy:
+                    setattr(module, name, original)
+            for applied in reversed(self._late):
+                revert(applied)
+            self._aliases, self._late, self._seen = [], [], set()
+            self._partial.clear()
+            self.tracker.clear()
+
+    def _on_import(self, module: Any) -> None:
+        try:
+            with self._lock:
+                if not self._active:
+                    return
+                from logwright.autolog.patching import apply
+
+                found = _discovery.module_patches(module, self._wrappers(), self._seen)
+                if module.__name__ == "sklearn.metrics":
+                    found += _discovery.metric_patches(self._make_metric_wrapper, self._seen)
+                for patch in found:
+                    done = apply(self.name, patch)
+                    if done is not None:
+                        self._late.append(done)
+                if module.__name__ == "sklearn.metrics":
+                    self._alias_metrics()
+        except Exception as exc:  # noqa: BLE001 - a raising hook would break the user's import
+            try:
+                report(self.name, exc)
+            except Exception as strict_exc:  # noqa: BLE001 - strict mode: still never break import
+                _logger.error("logwright sklearn: patching %s failed: %r", module.__name__, strict_exc)
+
+    def _alias_metrics(self) -> None:
+        metrics = sys.modules["sklearn.metrics"]
+        for name in getattr(metrics, "__all__", ()):
+            current = vars(metrics).get(name)
+            home = sys.modules.get(getattr(current, "__module__", "") or "")
+            proxy = vars(home).get(name) if home is not None and home is not metrics else None
+            if proxy is not None and proxy is not current and getattr(proxy, "__wrapped__", None) is current:
+                setattr(metrics, name, proxy)
+                self._aliases.append((metrics, name, current, proxy))
+
+    # -- wrappers ------------------------------------------------------------------
+
+    def _fit_args(self, instance: Any, method: str, args: tuple, kwargs: dict) -> tuple[Any, Any, Any]:
+        key = (type(instance), method)
+        names = self._signatures.get(key)
+        if names is None:
+            import inspect
+
+            params = inspect.signature(getattr(type(instance), method)).parameters.values()
+            names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]
+            self._signatures[key] = names
+        bound = dict(zip(names, args, strict=False))
+        bound.update(kwargs)
+        first = bound.get(names[0]) if names else None
+        return first, bound.get("y"), bound.get("sample_weight")
+
+    def _in_worker_of_autologged_call(self) -> bool:
+        """A joblib worker thread running a task of an autologged fit (contextvars do not follow)."""
+        if not self._in_flight:
+            return False
+        parallel = sys.modules.get("joblib.parallel")
+        if parallel is None:
+            return False
+        backend, _ = parallel.get_active_backend()
+        return getattr(backend, "nesting_level", 0) > 0
+
+    def _wrap_estimator_fit(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict, method: str) -> Any:
+        if self._in_worker_of_autologged_call():
+            return wrapped(*args, **kwargs)
+        cfg = self.config
+        X, y, weights = self._fit_args(instance, method, args, kwargs)
+        self._in_flight += 1
+        try:
+            with managed_run(self.name, cfg) as run:
+                client, run_id = run.client, run.info.run_id
+                client.set_tags(run_id, _records.estimator_tags(instance))
+                _records.log_params(client, run_id, _records.flat_params(instance))
+                result = wrapped(*args, **kwargs)
+                self._log_fit(run, instance, method, (X, y, weights), result, cfg)
+                return result
+        finally:
+            self._in_flight -= 1
+
+    def _log_fit(self, run: Any, est: Any, method: str, data: tuple, result: Any, cfg: AutologConfig) -> None:
+        from logwright_sklearn import _metrics, _search
+
+        client, run_id = run.client, run.info.run_id
+        X, y, weights = data
+        try:
+            metrics, y_pred, cm = _metrics.for_estimator(est, X, y, weights, result, method, cfg.get("pos_label"))
+        except Exception as exc:  # noqa: BLE001 - the estimator's own predict/score refused these inputs
+            _logger.debug("logwright sklearn: training metrics skipped: %r", exc)
+            metrics, y_pred, cm = {}, None, None
+        if metrics:
+            client.log_metrics(run_id, {f"training_{k}": v for k, v in metrics.items()})
+        if cfg.get("log_datasets") and X is not None:
+            _records.log_dataset(client, run_id, X, y, _records.caller_name(X) or "train")
+        searched = _search.is_search(est)
+        if searched:
+            _search.log_search(client, run, est, cfg.get("max_tuning_runs"))
+        found = _records.importances(est)
+        if found is not None:
+            client.log_dict(run_id, found, "feature_importances.json")
+        if cm is not None:
+            client.log_dict(run_id, cm, "confusion_matrix.json")
+        if cfg.get("log_plots"):
+            _records.log_plots(client, run_id, est, X, y, cm, found)
+        model = getattr(est, "best_estimator_", None) if searched else est
+        if cfg.get("log_models") and model is not None and X is not None:
+            _records.log_model(client, run_id, model, X, y_pred, cfg)
+        if cfg.get("log_post_training_metrics"):
+            self.tracker.add_model(est, client, run_id)
+
+    def _wrap_estimator_partial_fit(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        from logwright import fluent
+
+        cfg = self.config
+        X, y, weights = self._fit_args(instance, "partial_fit", args, kwargs)
+        state = self._partial.get(id(instance))
+        if state is not None and state[0]() is instance and fluent.active_run() is None:
+            return self._partial_resume(wrapped, instance, args, kwargs, state, (X, y, weights))
+        with managed_run(self.name, cfg) as run:
+            client, run_id = run.client, run.info.run_id
+            client.set_tags(run_id, _records.estimator_tags(instance))
+            _records.log_params(client, run_id, _records.flat_params(instance))
+            result = wrapped(*args, **kwargs)
+            step = state[3] if state is not None and state[0]() is instance and state[2] == run_id else 0
+            self._log_partial(client, run_id, instance, (X, y, weights), step)
+            return result
+
+    def _partial_resume(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict, state: tuple,
+                        data: tuple) -> Any:
+        _, client, run_id, step = state
+        client.update_run(run_id, status="RUNNING")
+        status = "FAILED"
+        try:
+            result = wrapped(*args, **kwargs)
+            status = "FINISHED"
+        finally:
+            client.set_terminated(run_id, status)
+        self._log_partial(client, run_id, instance, data, step)
+        client.flush()
+        return result
+
+    def _log_partial(self, client: Any, run_id: str, est: Any, data: tuple, step: int) -> None:
+        from logwright_sklearn import _metrics
+
+        X, y, weights = data
+        try:
+            metrics, _, _ = _metrics.for_estimator(est, X, y, weights, None, "partial_fit", self.config.get("pos_label"))
+        except Exception as exc:  # noqa: BLE001 - the estimator's own predict refused these inputs
+            _logger.debug("logwright sklearn: partial_fit metrics skipped: %r", exc)
+            metrics = {}
+        if metrics:
+            client.log_metrics(run_id, {f"training_{k}": v for k, v in metrics.items()}, step=step)
+        self._partial[id(est)] = (weakref.ref(est), client, run_id, step + 1)
+        if self.config.get("log_post_training_metrics"):
+            self.tracker.add_model(est, client, run_id)
+
+    def _wrap_estimator_predict(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        result = wrapped(*args, **kwargs)
+        if self.config.get("log_post_training_metrics") and self.tracker.model_entry(instance) is not None:
+            X = args[0] if args else kwargs.get("X")
+            self.tracker.add_prediction(instance, result, X)
+        return result
+
+    def _wrap_estimator_score(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        result = wrapped(*args, **kwargs)
+        entry = self.tracker.model_entry(instance) if self.config.get("log_post_training_metrics") else None
+        if entry is not None:
+            X = args[0] if args else kwargs.get("X")
+            log_value(self.tracker, entry, "score", _records.caller_name(X) or "eval", result)
+        return result
+
+    def _make_metric_wrapper(self, metric: str) -> Any:
+        def _wrap_metric(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+            result = wrapped(*args, **kwargs)
+            if self.config.get("log_post_training_metrics"):
+                entry = self.tracker.find_prediction(args, kwargs)
+                if entry is not None:
+                    log_value(self.tracker, entry, metric, entry.dataset, result)
+            return result
+
+        return _wrap_metric

@@ -1,0 +1,174 @@
+"""What an autologged fit writes: params, tags, training metrics, dataset, model, artifacts.
+
+Every function takes the client and run id explicitly and is called from inside the
+fit wrapper (so predictions made here are not tracked as post-training ones).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from logwright.exceptions import ParamConflict
+from logwright.validation import MAX_PARAM_VALUE_LENGTH
+
+_logger = logging.getLogger(__name__)
+
+_TRUNCATED = "...[truncated]"
+_SKIP_FRAMES = ("logwright", "wrapt", "sklearn", "joblib", "contextlib")
+
+
+def param_text(value: Any) -> str:
+    """``str(value)`` cut to the param length limit (marked when cut)."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_PARAM_VALUE_LENGTH:
+        text = text[: MAX_PARAM_VALUE_LENGTH - len(_TRUNCATED)] + _TRUNCATED
+    return text
+
+
+def flat_params(estimator: Any) -> dict[str, str]:
+    """``get_params(deep=True)``: nested estimators' params are already ``step__param``."""
+    return {str(k): param_text(v) for k, v in estimator.get_params(deep=True).items()}
+
+
+def log_params(client: Any, run_id: str, params: dict[str, str]) -> None:
+    """Log params; in a user's run that already holds other values, keep theirs and skip ours."""
+    try:
+        client.log_params(run_id, params)
+    except ParamConflict:
+        for key, value in params.items():
+            try:
+                client.log_params(run_id, {key: value})
+            except ParamConflict:
+                _logger.debug("logwright sklearn: param %r already logged with another value", key)
+
+
+def estimator_tags(estimator: Any) -> dict[str, str]:
+    """``estimator_name`` (class name) and ``estimator_class`` (module.qualname)."""
+    cls = type(estimator)
+    return {"estimator_name": cls.__name__, "estimator_class": f"{cls.__module__}.{cls.__qualname__}"}
+
+
+def caller_name(obj: Any) -> str | None:
+    """The name the user's code calls ``obj`` by, read from the first frame outside the libraries."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(_SKIP_FRAMES):
+        frame = frame.f_back
+    if frame is None or obj is None:
+        return None
+    for scope in (frame.f_locals, frame.f_globals):
+        for name, value in scope.items():
+            if value is obj and not name.startswith("_") and name.isidentifier():
+                return name
+    return None
+
+
+def log_dataset(client: Any, run_id: str, X: Any, y: Any, name: str) -> None:
+    """The training data as a run input: digest, shape, schema (targets folded into the digest)."""
+    from logwright.datasets import describe
+
+    client.log_input(run_id, describe(X, name=name, context="training", targets=y))
+
+
+def final_estimator(estimator: Any) -> Any:
+    """The estimator whose attributes describe the fitted model (Pipeline tail, best_estimator_)."""
+    est = getattr(estimator, "best_estimator_", estimator)
+    steps = getattr(est, "steps", None)
+    if steps and isinstance(steps, list):
+        return steps[-1][1]
+    return est
+
+
+def _feature_names(estimator: Any, n: int) -> list[str]:
+    est = getattr(estimator, "best_estimator_", estimator)
+    names = None
+    if getattr(est, "steps", None) and len(est.steps) > 1:
+        try:
+            names = est[:-1].get_feature_names_out()
+        except Exception:  # noqa: BLE001 - a step without feature names
+            names = None
+    if names is None:
+        names = getattr(final_estimator(estimator), "feature_names_in_", None)
+    if names is None or len(names) != n:
+        return [f"x{i}" for i in range(n)]
+    return [str(x) for x in names]
+
+
+def importances(estimator: Any) -> dict[str, Any] | None:
+    """Feature importances, or coefficients and intercepts, with feature names (None if neither)."""
+    import numpy as np
+
+    tail = final_estimator(estimator)
+    values = getattr(tail, "feature_importances_", None)
+    if values is not None:
+        values = np.asarray(values, dtype=float)
+        return {"kind": "feature_importances", "features": _feature_names(estimator, values.shape[-1]),
+                "values": values.tolist()}
+    coef = getattr(tail, "coef_", None)
+    if coef is None or not hasattr(coef, "shape"):
+        return None
+    coef = coef.toarray() if hasattr(coef, "toarray") else np.asarray(coef, dtype=float)
+    out: dict[str, Any] = {"kind": "coefficients", "features": _feature_names(estimator, coef.shape[-1]),
+                           "coef": coef.tolist()}
+    intercept = getattr(tail, "intercept_", None)
+    if intercept is not None:
+        out["intercept"] = np.asarray(intercept, dtype=float).tolist()
+    classes = getattr(tail, "classes_", None)
+    if isinstance(classes, np.ndarray) and classes.ndim == 1:
+        out["classes"] = [c.item() if hasattr(c, "item") else c for c in classes]
+    return out
+
+
+def example_rows(X: Any, n: int = 5) -> Any:
+    """The first ``n`` rows of X (dense) for an input example."""
+    rows = X.iloc[:n] if hasattr(X, "iloc") else X[:n]
+    return rows.toarray() if hasattr(rows, "toarray") else rows
+
+
+def log_model(client: Any, run_id: str, model: Any, X: Any, y_pred: Any, cfg: Any) -> None:
+    """Save ``model`` with the sklearn flavour; signature from X's schema and the predictions."""
+    from logwright.models import infer_schema
+    from logwright.models import log_model as _log_model
+
+    signature = {"inputs": infer_schema(X), "outputs": infer_schema(y_pred)}
+    example = example_rows(X) if cfg.get("log_input_examples") else None
+    _log_model(model, "model", input_example=example, signature=signature, flavour="sklearn",
+               run_id=run_id, serialization=cfg.get("serialization"))
+
+
+def log_plots(client: Any, run_id: str, estimator: Any, X: Any, y: Any, cm: dict | None,
+              found: dict | None) -> None:
+    """PNG plots (``log_plots=True``): confusion matrix, ROC and PR curves (binary), importances."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    if cm is not None:
+        import numpy as np
+        from sklearn.metrics import ConfusionMatrixDisplay
+
+        disp = ConfusionMatrixDisplay(np.asarray(cm["matrix"]), display_labels=cm["labels"]).plot()
+        _save(client, run_id, disp.figure_, "plots/confusion_matrix.png", plt)
+        if len(cm["labels"]) == 2 and hasattr(estimator, "predict_proba"):
+            from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
+
+            score = estimator.predict_proba(X)[:, 1]
+            roc = RocCurveDisplay.from_predictions(y, score, pos_label=estimator.classes_[1])
+            _save(client, run_id, roc.figure_, "plots/roc_curve.png", plt)
+            pr = PrecisionRecallDisplay.from_predictions(y, score, pos_label=estimator.classes_[1])
+            _save(client, run_id, pr.figure_, "plots/precision_recall_curve.png", plt)
+    if found is not None and found["kind"] == "feature_importances":
+        fig, ax = plt.subplots(figsize=(6, max(2.0, 0.25 * len(found["features"]))))
+        ax.barh(found["features"], found["values"])
+        ax.set_title("feature importances")
+        fig.tight_layout()
+        _save(client, run_id, fig, "plots/feature_importances.png", plt)
+
+
+def _save(client: Any, run_id: str, fig: Any, path: str, plt: Any) -> None:
+    try:
+        client.log_figure(run_id, fig, path)
+    finally:
+        plt.close(fig)
