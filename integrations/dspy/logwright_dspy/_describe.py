@@ -1,0 +1,203 @@
+"""What is recorded about DSPy objects: span kinds, signatures, LM usage, optimizer settings.
+
+Pure functions over DSPy objects, read by duck typing (attribute names), so they never
+import DSPy and work across its versions.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+_logger = logging.getLogger(__name__)
+
+_SIMPLE = (str, int, float, bool, type(None))
+_AGENTS = frozenset({"ReAct", "CodeAct", "ProgramOfThought", "Avatar", "RLM"})
+_signature_cache: dict[Any, dict[str, Any]] = {}
+_HISTORY_LOOKBACK = 32
+
+
+def module_kind(instance: Any) -> str:
+    """AGENT for ReAct-like modules, RETRIEVER for retrievers, LLM for Predict, else CHAIN."""
+    names = {cls.__name__ for cls in type(instance).__mro__}
+    if names & _AGENTS:
+        return "AGENT"
+    if "Retrieve" in names:
+        return "RETRIEVER"
+    if "Predict" in names:
+        return "LLM"
+    return "CHAIN"
+
+
+def module_inputs(inputs: dict[str, Any]) -> Any:
+    """``{"args": (...), "kwargs": {...}}`` from DSPy, shown as the keyword arguments."""
+    args, kwargs = inputs.get("args") or (), inputs.get("kwargs") or {}
+    if not args:
+        return kwargs
+    return {"args": list(args), **kwargs}
+
+
+def payload(value: Any) -> Any:
+    """A Prediction/Example as its fields; anything else as it is."""
+    to_dict = getattr(value, "toDict", None)
+    if to_dict is not None and callable(to_dict):
+        try:
+            return to_dict()
+        except Exception:  # noqa: BLE001 - fall back to the object (serialized safely later)
+            return value
+    return value
+
+
+def _signature(instance: Any) -> Any:
+    sig = getattr(instance, "signature", None)
+    if sig is None:
+        inner = getattr(instance, "predict", None)
+        sig = getattr(inner, "signature", None)
+    return sig
+
+
+def module_attributes(instance: Any) -> dict[str, Any]:
+    """The module's class and signature (instructions, input and output field names)."""
+    attrs: dict[str, Any] = {"dspy.module": f"{type(instance).__module__}.{type(instance).__qualname__}"}
+    sig = _signature(instance)
+    if sig is None or not hasattr(sig, "input_fields"):
+        return attrs
+    cached = _signature_cache.get(sig)
+    if cached is None:
+        if len(_signature_cache) > 4096:
+            _signature_cache.clear()
+        cached = _signature_cache[sig] = {
+            "dspy.signature": str(getattr(sig, "signature", "")),
+            "dspy.signature.instructions": str(getattr(sig, "instructions", "") or ""),
+            "dspy.signature.input_fields": list(sig.input_fields),
+            "dspy.signature.output_fields": list(sig.output_fields),
+        }
+    attrs.update(cached)
+    demos = getattr(instance, "demos", None)
+    if demos:
+        attrs["dspy.demos"] = len(demos)
+    return attrs
+
+
+def lm_attributes(instance: Any, call_kwargs: dict[str, Any] | None) -> dict[str, Any]:
+    """The model and request parameters (the LM's defaults overridden by the call's)."""
+    attrs: dict[str, Any] = {"gen_ai.request.model": str(getattr(instance, "model", "") or "")}
+    params = {**(getattr(instance, "kwargs", None) or {}), **(call_kwargs or {})}
+    for key in ("temperature", "max_tokens", "top_p", "n"):
+        value = params.get(key)
+        if type(value) in (int, float):
+            attrs[f"gen_ai.request.{key}"] = value
+    simple = {k: v for k, v in params.items() if type(v) in _SIMPLE and not k.startswith("api_")}
+    if simple:
+        attrs["dspy.lm.kwargs"] = simple
+    model_type = getattr(instance, "model_type", None)
+    if model_type:
+        attrs["dspy.lm.model_type"] = str(model_type)
+    return attrs
+
+
+def _history_entry(instance: Any, inputs: dict[str, Any]) -> dict[str, Any] | None:
+    history = getattr(instance, "history", None)
+    if not history:
+        return None
+    messages, prompt = inputs.get("messages"), inputs.get("prompt")
+    for entry in reversed(history[-_HISTORY_LOOKBACK:]):
+        if type(entry) is dict and entry.get("messages") is messages and entry.get("prompt") is prompt:
+            return entry
+    return None
+
+
+def lm_usage(instance: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Token usage, cost, response model and cache hit of one LM call (from the LM's history)."""
+    entry = _history_entry(instance, inputs)
+    if entry is None:
+        return {}
+    attrs: dict[str, Any] = {}
+    usage = entry.get("usage") or {}
+    for src, dst in (("prompt_tokens", "gen_ai.usage.input_tokens"),
+                     ("completion_tokens", "gen_ai.usage.output_tokens"),
+                     ("total_tokens", "logwright.usage.total_tokens")):
+        value = usage.get(src)
+        if type(value) is int:
+            attrs[dst] = value
+    cost = entry.get("cost")
+    if type(cost) in (int, float):
+        attrs["logwright.usage.cost"] = cost
+    model = entry.get("response_model")
+    if model:
+        attrs["gen_ai.response.model"] = str(model)
+    response = entry.get("response")
+    hit = getattr(response, "cache_hit", None)
+    attrs["dspy.lm.cache_hit"] = bool(hit)
+    return attrs
+
+
+def callable_name(fn: Any) -> str | None:
+    """A function's name, or its class's name for a callable object."""
+    if fn is None:
+        return None
+    name = getattr(fn, "__name__", None)
+    return str(name) if name else type(fn).__name__
+
+
+def optimizer_params(instance: Any) -> dict[str, Any]:
+    """The optimizer's class and its simple settings (numbers, strings, flags, metric name)."""
+    params: dict[str, Any] = {"optimizer": type(instance).__name__}
+    for key, value in sorted(vars(instance).items()):
+        if key.startswith("_") or key in ("trainset", "valset", "student", "teacher"):
+            continue
+        if key == "metric":
+            params["metric"] = callable_name(value)
+        elif type(value) in _SIMPLE and value is not None:
+            params[key] = value
+        elif type(value) is dict and all(type(v) in _SIMPLE for v in value.values()) and len(value) <= 20:
+            for sub, v in value.items():
+                if v is not None:
+                    params[f"{key}.{sub}"] = v
+    return {k: (str(v)[:6000] if type(v) is str else v) for k, v in params.items()}
+
+
+def demo_count(program: Any) -> int | None:
+    """Total number of few-shot demos across the program's predictors."""
+    predictors = getattr(program, "predictors", None)
+    if predictors is None:
+        return None
+    try:
+        return sum(len(getattr(p, "demos", None) or ()) for p in predictors())
+    except Exception:  # noqa: BLE001 - a program that cannot list its predictors
+        return None
+
+
+def compile_scores(program: Any) -> tuple[list[float], dict[int, dict[str, float]], float | None]:
+    """(candidate scores best first, per-trial scores, best score) an optimizer left on the program."""
+    candidates = []
+    for cand in getattr(program, "candidate_programs", None) or ():
+        score = cand.get("score") if isinstance(cand, dict) else None
+        if isinstance(score, (int, float)):
+            candidates.append(float(score))
+    trials: dict[int, dict[str, float]] = {}
+    logs = getattr(program, "trial_logs", None)
+    if isinstance(logs, dict):
+        for num, log in logs.items():
+            if isinstance(num, int) and isinstance(log, dict):
+                found = {k: float(v) for k, v in log.items()
+                         if k in ("full_eval_score", "mb_score") and isinstance(v, (int, float))}
+                if found:
+                    trials[num] = found
+    best = getattr(program, "score", None)
+    if not isinstance(best, (int, float)):
+        best = max(candidates) if candidates else None
+    return candidates, trials, (float(best) if best is not None else None)
+
+
+def example_row(example: Any, prediction: Any, score: Any, trace_id: str | None) -> dict[str, Any]:
+    """One row of the evaluation table: inputs, expected labels, prediction, score, trace."""
+    inputs = example.inputs() if hasattr(example, "inputs") else example
+    labels = example.labels() if hasattr(example, "labels") else {}
+    return {
+        "inputs": payload(inputs),
+        "labels": payload(labels),
+        "prediction": payload(prediction),
+        "score": score if type(score) in _SIMPLE else repr(score),
+        "trace_id": trace_id,
+    }
