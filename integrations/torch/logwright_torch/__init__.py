@@ -1,1 +1,157 @@
-"""Work in progress."""
+"""PyTorch autolog: a hand-written training loop logs itself.
+
+With ``logwright.autolog()`` on, a plain loop (``loss.backward(); optimizer.step()``)
+logs, with no other code:
+
+- at each optimizer's first step, as params: its class (``optimizer``), every
+  hyperparameter per param group (``optimizer.lr``, ``optimizer.group1.lr``...) and the
+  number of parameters it holds (``num_params``, ``num_trainable_params``);
+- per step (every ``log_every_n_steps``): ``train/loss`` (the scalar tensor ``backward()``
+  was called on; the mean when several ``backward()`` calls feed one step),
+  ``train/lr`` per param group (``train/lr/group1``...), ``train/step_time`` (seconds
+  since the previous step), and ``train/grad_norm`` (global L2 norm) every
+  ``log_grad_norm`` steps when set;
+- TensorBoard ``SummaryWriter.add_scalar(s)``/``add_hparams`` calls, mirrored.
+
+A second optimizer in the same run gets its own names: ``train/loss/Adam_1``,
+``train/lr/Adam_1``, params ``optimizer.Adam_1.lr``. Steps are counted per optimizer.
+
+Nothing on the per-step path synchronizes a device: losses are kept as detached
+tensors and converted in batches (see ``_steps``). Logging goes into the user's
+active run; without one, a run starts at the first step and stays open until
+``logwright.end_run()`` or interpreter exit; ``with logwright_torch.loop("name"):``
+delimits a run explicitly. Inside an autologged call (e.g. a Lightning ``Trainer.fit``
+that the Lightning integration logs) the hooks stay quiet.
+
+Supported versions: torch >= 2.2 (tested on 2.13).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from logwright.autolog import AutologConfig, Integration, Patch
+from logwright.config import global_rank
+from logwright_torch._steps import StepLogger
+from logwright_torch._tensorboard import TensorBoardBridge
+
+__all__ = ["TorchIntegration", "loop"]
+
+_logger = logging.getLogger(__name__)
+
+
+class TorchIntegration(Integration):
+    """Autolog for plain PyTorch loops (optimizer step hooks + a ``Tensor.backward`` patch).
+
+    Logs the optimizer's hyperparameters and parameter counts at its first step, and per
+    step the loss, learning rates, step wall time and optionally the gradient norm; mirrors
+    TensorBoard scalars and hparams. Knobs: ``log_every_n_steps`` (1: every step),
+    ``log_grad_norm`` (0: off; N: every N steps), ``log_models`` (save the model given to
+    :func:`loop` when its block ends). Supports torch >= 2.2, tested on 2.13.
+    """
+
+    name = "torch"
+    module = "torch"
+    requirement = "torch>=2.2"
+    tested_up_to = "2.13"
+    defaults = {"log_every_n_steps": 1, "log_grad_norm": 0}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps = StepLogger(self.config)
+        self.tensorboard = TensorBoardBridge(self)
+        self._hook: Any = None
+
+    def patches(self, config: AutologConfig) -> list[Patch]:
+        """``Tensor.backward``, to see which scalar the loop optimizes."""
+        return [Patch("torch._tensor", "Tensor.backward", self._wrap_tensor_backward)]
+
+    def on_enable(self, config: AutologConfig) -> None:
+        """Install the global optimizer step hook, the run-end flush and the TensorBoard bridge."""
+        from torch.optim.optimizer import register_optimizer_step_post_hook
+
+        from logwright import fluent
+
+        self.steps.config = config
+        self.steps.read_knobs()
+        if global_rank() != 0:  # only global rank zero writes in distributed runs
+            return
+        self._hook = register_optimizer_step_post_hook(self.steps.on_step)
+        if self.steps.before_run_end not in fluent._before_end:
+            fluent._before_end.append(self.steps.before_run_end)
+        self.tensorboard.enable()
+
+    def on_disable(self) -> None:
+        """Remove the hooks; what is buffered is flushed into its run first."""
+        from logwright import fluent
+
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
+        self.tensorboard.disable()
+        self.steps.unbind()
+        if self.steps.before_run_end in fluent._before_end:
+            fluent._before_end.remove(self.steps.before_run_end)
+
+    def _wrap_tensor_backward(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        result = wrapped(*args, **kwargs)
+        self.steps.on_backward(instance)
+        return result
+
+
+def _enabled() -> TorchIntegration | None:
+    from logwright.autolog.registry import ACTIVE, registry
+
+    inst = registry.integrations.get(TorchIntegration.name)
+    return inst if registry.states.get(TorchIntegration.name) == ACTIVE else None
+
+
+@contextlib.contextmanager
+def loop(name: str | None = None, model: Any = None, input_example: Any = None,
+         tags: dict[str, Any] | None = None) -> Iterator[Any]:
+    """Delimit one training loop's run: the steps inside the block log into it.
+
+    A run that autolog started on its own (no ``loop``) ends first; inside a user's run
+    the loop's run is nested. When the block ends without error and ``model`` is given
+    (and ``log_models`` is on), the model is saved as the run's ``model`` artifact with
+    the ``pytorch`` flavour. The run ends with the block (FAILED if it raised).
+
+    Args:
+        name: the run's name.
+        model: the ``nn.Module`` to save at the end.
+        input_example: an input batch for the model's signature.
+        tags: extra tags for the run.
+
+    Yields:
+        The :class:`~logwright.fluent.ActiveRun`.
+    """
+    from logwright import fluent
+
+    integration = _enabled()
+    active = fluent.active_run()
+    if integration is not None and active is not None and active is integration.steps.run \
+            and active.owned_by_autolog:
+        fluent._end(active, "FINISHED")
+        active = fluent.active_run()
+    all_tags = {"logwright.autolog": TorchIntegration.name, **(tags or {})}
+    run = fluent.start_run(run_name=name, nested=active is not None, tags=all_tags)
+    if integration is not None:
+        integration.steps.unbind()
+    with run:
+        yield run
+        log_models = integration.config.get("log_models") if integration is not None else True
+        if model is not None and log_models:
+            _log_model(run, model, input_example)
+
+
+def _log_model(run: Any, model: Any, input_example: Any) -> None:
+    from logwright.autolog import report
+    from logwright.models import log_model
+
+    try:
+        log_model(model, "model", input_example=input_example, run_id=run.info.run_id)
+    except Exception as exc:  # noqa: BLE001 - saving the model must not fail the loop
+        report(TorchIntegration.name, exc)

@@ -1,0 +1,116 @@
+"""TensorBoard bridge: ``SummaryWriter.add_scalar(s)`` and ``add_hparams`` mirrored into the run.
+
+``torch.utils.tensorboard`` is imported only by users who want it (and needs the
+``tensorboard`` package), so these patches are applied by a second post-import hook
+on ``torch.utils.tensorboard.writer`` instead of being part of the torch patches.
+The values go into the same run the loop logs into (see ``StepLogger``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+from logwright.autolog import Patch
+
+_logger = logging.getLogger(__name__)
+
+WRITER_MODULE = "torch.utils.tensorboard.writer"
+
+
+def _arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) -> Any:
+    return args[index] if len(args) > index else kwargs.get(name, default)
+
+
+def _timestamp(walltime: Any) -> int | None:
+    return None if walltime is None else int(float(walltime) * 1000)
+
+
+def _step(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+class TensorBoardBridge:
+    """Applies and reverts the SummaryWriter patches for one enabled integration."""
+
+    def __init__(self, integration: Any) -> None:
+        self.integration = integration
+        self.applied: list[Any] = []
+        self.enabled = False
+        self._hooked = False
+
+    def enable(self) -> None:
+        """Patch now if the writer module is imported, else when it is."""
+        self.enabled = True
+        if WRITER_MODULE in sys.modules:
+            self._apply()
+        elif not self._hooked:
+            import wrapt
+
+            self._hooked = True
+            wrapt.register_post_import_hook(self._on_import, WRITER_MODULE)
+
+    def disable(self) -> None:
+        """Restore the original SummaryWriter methods."""
+        from logwright.autolog.patching import revert
+
+        self.enabled = False
+        for applied in reversed(self.applied):
+            revert(applied)
+        self.applied = []
+
+    def _on_import(self, _module: Any) -> None:
+        try:  # a raising hook would break the user's import
+            if self.enabled:
+                self._apply()
+        except Exception as exc:  # noqa: BLE001
+            _logger.warning("logwright: could not patch SummaryWriter: %s", exc)
+
+    def _apply(self) -> None:
+        from logwright.autolog.patching import apply
+
+        if self.applied:
+            return
+        for attribute, wrapper in (
+            ("SummaryWriter.add_scalar", self._wrap_writer_add_scalar),
+            ("SummaryWriter.add_scalars", self._wrap_writer_add_scalars),
+            ("SummaryWriter.add_hparams", self._wrap_writer_add_hparams),
+        ):
+            done = apply(self.integration.name, Patch(WRITER_MODULE, attribute, wrapper))
+            if done is not None:
+                self.applied.append(done)
+
+    def _run(self) -> Any:
+        return self.integration.steps.current_run()
+
+    def _wrap_writer_add_scalar(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        result = wrapped(*args, **kwargs)
+        tag, value = _arg(args, kwargs, 0, "tag"), _arg(args, kwargs, 1, "scalar_value")
+        step = _step(_arg(args, kwargs, 2, "global_step"))
+        run = self._run()
+        run.client.log_metric(run.info.run_id, str(tag), float(value), step,
+                              _timestamp(_arg(args, kwargs, 3, "walltime")))
+        return result
+
+    def _wrap_writer_add_scalars(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        result = wrapped(*args, **kwargs)
+        main_tag = _arg(args, kwargs, 0, "main_tag")
+        values = _arg(args, kwargs, 1, "tag_scalar_dict") or {}
+        step = _step(_arg(args, kwargs, 2, "global_step"))
+        ts = _timestamp(_arg(args, kwargs, 3, "walltime"))
+        run = self._run()
+        for tag, value in values.items():
+            run.client.log_metric(run.info.run_id, f"{main_tag}/{tag}", float(value), step, ts)
+        return result
+
+    def _wrap_writer_add_hparams(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        result = wrapped(*args, **kwargs)
+        hparams = _arg(args, kwargs, 0, "hparam_dict") or {}
+        metrics = _arg(args, kwargs, 1, "metric_dict") or {}
+        step = _step(_arg(args, kwargs, 4, "global_step"))
+        run = self._run()
+        run.client.log_params(run.info.run_id, {str(k): v for k, v in hparams.items()})
+        for key, value in metrics.items():
+            run.client.log_metric(run.info.run_id, str(key), float(value), step)
+        return result
