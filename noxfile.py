@@ -20,7 +20,12 @@ import tomllib
 ROOT = os.path.dirname(os.path.abspath(__file__))
 TORCH_PIN = "torch==2.13.0"
 TORCH_FRAMEWORKS = {"torch", "lightning", "pytorch-lightning"}
-DEV = ["pytest>=8", "pytest-timeout>=2.3"]
+DEV = ["pytest>=8", "pytest-timeout>=2.3", "pandas"]
+# What a framework's floor release needs beside it: releases of its era, not today's.
+MIN_COMPANIONS = {
+    "scikit-learn": ["numpy<2", "scipy<1.14", "pandas<2.3", "skops<0.11"],
+    "xgboost": ["numpy<2", "scikit-learn<1.6", "pandas<2.3"],
+}
 
 nox.options.sessions = ["tests", "lint"]
 nox.options.reuse_existing_virtualenvs = True
@@ -88,7 +93,8 @@ def pins(name: str) -> dict[str, list[str]]:
     if dist == "torch":
         return {"min": [TORCH_PIN], "latest": [TORCH_PIN]}
     first = [TORCH_PIN] if dist in TORCH_FRAMEWORKS else []
-    return {"min": [*first, f"{dist}=={floor}" if floor else dist], "latest": [*first, dist]}
+    floor_pin = f"{dist}=={floor}" if floor else dist
+    return {"min": [*first, floor_pin, *MIN_COMPANIONS.get(dist, [])], "latest": [*first, dist]}
 
 
 @nox.session
@@ -127,7 +133,7 @@ def _make_integration_session(name: str) -> None:
         folder = integration_folder(entry_points()[name])
         for pin in pins(name)[version]:  # torch first, exactly pinned, before anything pulls it in
             session.install(pin)
-        session.install("-e", ".", *DEV)
+        session.install("-e", f".[{name}]", *DEV)
         for pin in pins(name)[version]:  # and again, so "-e ." never moves the framework
             session.install(pin)
         session.run("pytest", os.path.join(folder, "tests"), *session.posargs)

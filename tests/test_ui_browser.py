@@ -101,6 +101,8 @@ def test_runs_table_nested_runs_and_compare(page, site):
     url, ids = site
     page.goto(url + "/")
     page.click("text=sample-experiment")
+    page.wait_for_url("**/experiments/**")
+    page.wait_for_load_state("load")
     table = page.locator("#runs tbody")
     assert table.locator("tr.run").count() == 3
     children = table.locator("tr.child")
@@ -181,6 +183,7 @@ def test_run_to_trace_span_tree_and_chat(page, site):
     page.goto(f"{url}/runs/{ids['hostile_run']}")
     page.locator("#run-traces a").first.click()
     page.wait_for_selector("#span-tree")
+    page.wait_for_load_state("load")  # click handlers are bound on DOMContentLoaded
     names = page.locator("#span-tree .span-name").all_inner_texts()
     assert len(names) == 4 and names[1:] == ["retrieve", "chat", "format"]
     assert page.locator("#span-tree tr.selected .span-name").inner_text() == names[0]
