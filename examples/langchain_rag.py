@@ -9,9 +9,6 @@ parser, tool spans); the script prints them as trees and says where they are sto
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import logwright
 
 
@@ -79,8 +76,6 @@ def build_agent_step():
 
 
 def main() -> None:
-    root = os.environ.get("LOGWRIGHT_TRACKING_URI") or os.path.join(tempfile.mkdtemp(), "store")
-    logwright.set_tracking_uri(root)
     logwright.set_experiment("langchain-rag")
     logwright.autolog(only=["langchain"])
 
@@ -93,7 +88,8 @@ def main() -> None:
     for trace in reversed(logwright.search_traces(experiment="langchain-rag")):
         print()
         print(trace)
-    print(f"\nTraces stored in {root}; browse them with: logwright --store {root} ui")
+    where = logwright.get_tracking_uri() or "./logwright-runs"
+    print(f"\nTraces stored in {where}; browse them with: logwright ui")
 
 
 if __name__ == "__main__":

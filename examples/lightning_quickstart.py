@@ -58,8 +58,7 @@ class Classifier(L.LightningModule):
 
 
 def main() -> None:
-    folder = tempfile.mkdtemp(prefix="logwright-lightning-")
-    logwright.set_tracking_uri(os.path.join(folder, "store"))
+    folder = tempfile.mkdtemp(prefix="logwright-lightning-")  # Lightning's own checkpoint folder
     logwright.set_experiment("lightning-quickstart")
     logwright.autolog()
 
@@ -73,14 +72,14 @@ def main() -> None:
     trainer.test(dataloaders=DataLoader(test, batch_size=100))
 
     run = logwright.search_runs(order_by=["start_time DESC"])[0]
-    print(f"\nrun {run.info.run_id} ({run.info.status}) in {folder}/store")
+    print(f"\nrun {run.info.run_id} ({run.info.status}) in {logwright.get_tracking_uri() or './logwright-runs'}")
     print("  metrics:", {k: round(v, 3) for k, v in sorted(run.data.metrics.items())})
     print("  params :", len(run.data.params), "e.g.", {k: run.data.params[k] for k in
                                                        ("hidden", "optimizer/Adam/lr", "trainer/max_epochs")})
     print("  artifacts:", [f.path for f in logwright.list_artifacts(run.info.run_id)])
     model = logwright.load_model(f"runs:/{run.info.run_id}/model")
     print("  reloaded model predicts:", model(torch.zeros(2, 8)).argmax(1).tolist())
-    print(f"browse it: logwright --store {folder}/store ui")
+    print("browse it: logwright ui")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,6 @@ autolog. Then it loads the best model back and prints where to look.
 
 from __future__ import annotations
 
-import os
-
 import logwright_torch
 import torch
 from torch import nn
@@ -44,7 +42,6 @@ def train(model: nn.Module, lr: float, x: torch.Tensor, y: torch.Tensor, epochs:
 def main() -> None:
     """Train twice, compare, reload the best model."""
     torch.set_num_threads(1)
-    logwright.set_tracking_uri(os.environ.get("LOGWRIGHT_TRACKING_URI", "logwright-runs"))
     logwright.set_experiment("torch-loop-example")
     logwright.autolog(torch={"log_grad_norm": 10})
     x, y = data()
@@ -61,7 +58,7 @@ def main() -> None:
     model = logwright.load_model(f"runs:/{best.info.run_id}/model")
     accuracy = (model(x).argmax(1) == y).float().mean().item()
     print(f"best run {best.info.run_name}: reloaded model accuracy {accuracy:.3f}")
-    print(f"store: {logwright.get_tracking_uri()}  (browse with: logwright ui)")
+    print(f"store: {logwright.get_tracking_uri() or './logwright-runs'}  (browse with: logwright ui)")
 
 
 if __name__ == "__main__":

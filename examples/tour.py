@@ -10,9 +10,12 @@ from __future__ import annotations
 import math
 import os
 import random
+import runpy
 import tempfile
 
 import logwright as lw
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def manual_tracking() -> None:
@@ -38,7 +41,46 @@ def manual_tracking() -> None:
           f"(params {best.data.params})")
 
 
-SECTIONS = [("Manual tracking: params, curves, tags, artifacts, nested runs, search", manual_tracking)]
+def tracing() -> None:
+    """GenAI-style traces of your own code with @trace and start_span."""
+    lw.set_experiment("tour-tracing")
+
+    @lw.trace(kind="RETRIEVER")
+    def retrieve(question: str) -> list[str]:
+        return [f"doc about {question}"]
+
+    @lw.trace(kind="CHAIN")
+    def answer(question: str) -> str:
+        docs = retrieve(question)
+        with lw.start_span("llm", kind="LLM") as span:
+            span.set_inputs({"prompt": f"{docs[0]} -> {question}"})
+            span.set_attributes({"gen_ai.request.model": "toy-llm", "gen_ai.usage.input_tokens": 12,
+                                 "gen_ai.usage.output_tokens": 3})
+            span.set_outputs("42")
+        return "42"
+
+    answer("the meaning of life")
+    lw.flush()
+    print(lw.get_last_trace())
+
+
+def example(name: str):
+    """Run examples/<name>.py in this process, as if it were the main script."""
+    def section() -> None:
+        runpy.run_path(os.path.join(HERE, name), run_name="__main__")
+    return section
+
+
+SECTIONS = [
+    ("Manual tracking: params, curves, tags, artifacts, nested runs, search", manual_tracking),
+    ("Tracing your own code: @trace, start_span, token counts", tracing),
+    ("scikit-learn autolog: Pipeline + GridSearchCV, post-training metrics, model", example("sklearn_quickstart.py")),
+    ("XGBoost autolog: per-iteration metrics, early stopping, importance, model", example("xgboost_quickstart.py")),
+    ("PyTorch autolog of a plain training loop", example("torch_loop.py")),
+    ("Lightning autolog: logger + callback attached to the Trainer", example("lightning_quickstart.py")),
+    ("LangChain traces: RAG chain and a tool-calling step", example("langchain_rag.py")),
+    ("DSPy traces, Evaluate and optimizer runs", example("dspy_program.py")),
+]
 
 
 def main() -> None:
@@ -48,7 +90,9 @@ def main() -> None:
         section()
     lw.flush()
     print(f"\nEverything is in {os.path.abspath('logwright-runs')}. Look at it with:")
+    print("  .venv/bin/logwright experiments list")
     print("  .venv/bin/logwright runs list --experiment tour")
+    print("  .venv/bin/logwright traces list")
     print("  .venv/bin/logwright ui        # then open http://127.0.0.1:5000")
 
 

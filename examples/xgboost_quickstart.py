@@ -6,19 +6,15 @@ metrics, feature importance, the model (UBJSON) and its training data. Then the
 first model is loaded back from the store and checked to predict identically.
 
 Run:  python examples/xgboost_quickstart.py     (about 5 s)
-Look: logwright --store ./logwright-runs-xgboost ui
+Look: logwright ui
 """
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 
 import logwright
 
-STORE = os.environ.get("LOGWRIGHT_TRACKING_URI", "./logwright-runs-xgboost")
-logwright.set_tracking_uri(STORE)
 logwright.set_experiment("xgboost-quickstart")
 logwright.autolog(xgboost={"log_plots": True})  # before or after importing xgboost
 
@@ -53,7 +49,7 @@ def main() -> None:
     loaded = logwright.load_model(f"runs:/{first.info.run_id}/model")
     assert np.array_equal(loaded.predict(dval), booster.predict(dval))
     print(f"model reloaded from runs:/{first.info.run_id}/model predicts identically")
-    print(f"look at them: logwright --store {STORE} ui")
+    print("look at them: logwright ui")
 
 
 if __name__ == "__main__":

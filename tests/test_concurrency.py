@@ -32,7 +32,7 @@ def test_threads_with_their_own_runs_do_not_mix(tmp_store):
     def work(n: int) -> None:
         with lw.start_run(run_name=f"thread-{n}") as run:
             ids[n] = run.info.run_id
-            for i in range(200):
+            for _i in range(200):
                 lw.log_metric("v", n)
     threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
     for t in threads:

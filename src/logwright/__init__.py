@@ -8,6 +8,7 @@ pandas until a call needs it.
 from __future__ import annotations
 
 from importlib import import_module
+
 TYPE_CHECKING = False
 
 __version__ = "0.1.0"

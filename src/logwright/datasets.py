@@ -33,7 +33,7 @@ def _schema(data: Any) -> str | None:
     dtypes = getattr(data, "dtypes", None)
     columns = getattr(data, "columns", None)
     if dtypes is not None and columns is not None:  # pandas DataFrame
-        return json.dumps({str(c): str(t) for c, t in zip(columns, dtypes)})
+        return json.dumps({str(c): str(t) for c, t in zip(columns, dtypes, strict=False)})
     dtype = getattr(data, "dtype", None)
     if dtype is not None:
         name = getattr(data, "name", None)

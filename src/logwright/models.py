@@ -89,7 +89,7 @@ def _pick(model: Any, flavour: str | None) -> Any:
 def _columns_schema(data: Any) -> list[dict[str, Any]] | None:
     columns, dtypes = getattr(data, "columns", None), getattr(data, "dtypes", None)
     if columns is not None and dtypes is not None:
-        return [{"name": str(c), "type": str(t)} for c, t in zip(columns, dtypes)]
+        return [{"name": str(c), "type": str(t)} for c, t in zip(columns, dtypes, strict=False)]
     return None
 
 
@@ -123,7 +123,7 @@ def _example_json(example: Any) -> Any:
         return {"columns": [str(c) for c in example.columns], "data": example.head(20).values.tolist()}
     tolist = getattr(example, "tolist", None)
     if tolist is not None:
-        return tolist()[:20] if hasattr(example, "shape") and len(getattr(example, "shape")) else tolist()
+        return tolist()[:20] if hasattr(example, "shape") and len(example.shape) else tolist()
     return example
 
 

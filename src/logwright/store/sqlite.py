@@ -326,7 +326,7 @@ class SqliteStore:
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric, by step then time."""
         steps, vals, stamps = series.read_series(self.read_db(), run_id, key)
-        return [Metric(key, v, s, t) for s, v, t in zip(steps, vals, stamps)]
+        return [Metric(key, v, s, t) for s, v, t in zip(steps, vals, stamps, strict=False)]
 
     def get_metric_series(self, run_id: str, key: str) -> tuple[array, array, array]:
         """One metric's history as (steps, values, timestamps) arrays: cheap for long series."""
