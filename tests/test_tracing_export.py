@@ -108,14 +108,17 @@ def test_every_finished_trace_is_exported_with_ids_parents_names_and_attributes(
 
 
 def test_endpoint_from_environment_and_turning_export_off(receiver, monkeypatch):
-    monkeypatch.setenv("LOGWRIGHT_OTLP_ENDPOINT", receiver + "/v1/traces")
+    # The variable must be gone before tracing re-reads settings, or later tests would export.
+    with monkeypatch.context() as env:
+        env.setenv("LOGWRIGHT_OTLP_ENDPOINT", receiver + "/v1/traces")
+        tracing._reset_for_tests()
+        with lw.start_span("env"):
+            pass
+        lw.flush()
+        assert set(_exported_spans()) == {"env"}
+        tracing.configure(otlp_endpoint="")
+        with lw.start_span("local-only"):
+            pass
+        lw.flush()
+        assert set(_exported_spans()) == {"env"}
     tracing._reset_for_tests()
-    with lw.start_span("env"):
-        pass
-    lw.flush()
-    assert set(_exported_spans()) == {"env"}
-    tracing.configure(otlp_endpoint="")
-    with lw.start_span("local-only"):
-        pass
-    lw.flush()
-    assert set(_exported_spans()) == {"env"}

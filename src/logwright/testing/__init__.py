@@ -32,6 +32,19 @@ def tmp_store(tmp_path, monkeypatch) -> Iterator[str]:
 
 
 @pytest.fixture(autouse=True)
+def fresh_tracing_settings() -> Iterator[None]:
+    """Re-read tracing settings after each test, once its environment changes are undone.
+
+    Set up before (so torn down after) ``monkeypatch``: a test that sets
+    ``LOGWRIGHT_OTLP_ENDPOINT`` or a field limit cannot leak it into the next test.
+    """
+    yield
+    tracing = sys.modules.get("logwright.tracing")  # never import tracing just to reset it
+    if tracing is not None:
+        tracing._reset_for_tests()
+
+
+@pytest.fixture(autouse=True)
 def strict_logwright(monkeypatch) -> Iterator[None]:
     """Strict mode for every test; fails a test that leaves a run active or autolog enabled."""
     monkeypatch.setenv("LOGWRIGHT_STRICT", "1")
