@@ -24,15 +24,15 @@ Supported: dspy 2.6 and newer (tested with 3.4).
 
 from __future__ import annotations
 
-import logging
-from typing import TYPE_CHECKING, Any
-
 from logwright.autolog import AutologConfig, Integration, Patch, managed_run
+from logwright.lazylog import get_logger
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Any
 
-_logger = logging.getLogger(__name__)
+_logger = get_logger(__name__)
 
 __all__ = ["DSPyIntegration"]
 

@@ -16,16 +16,18 @@ turns tracing off without disabling. Supported: langchain-core 0.3 and newer
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
 
 from logwright.autolog import AutologConfig, Integration, Patch
+from logwright.lazylog import get_logger
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from logwright_langchain._callback import LogwrightCallbackHandler
 
-_logger = logging.getLogger(__name__)
+_logger = get_logger(__name__)
 
 __all__ = ["LangChainIntegration", "LogwrightCallbackHandler"]
 

@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import inspect
-import logging
 import os
 import sys
-from typing import Any
 
 from logwright.autolog import Integration, Patch, managed_run
+from logwright.lazylog import get_logger
 
-_logger = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_logger = get_logger(__name__)
 
 __all__ = ["LightningIntegration", "LogwrightCallback", "LogwrightLogger"]
 
@@ -51,6 +53,8 @@ def _checkpoint_run_id(trainer: Any, method: str, args: tuple, kwargs: dict) -> 
     """The run id a LogwrightCallback stored in the checkpoint the call resumes from."""
     path = kwargs.get("ckpt_path")
     if path is None and args:
+        import inspect
+
         bound = inspect.signature(getattr(trainer, method)).bind_partial(*args, **kwargs)
         path = bound.arguments.get("ckpt_path")
     if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):

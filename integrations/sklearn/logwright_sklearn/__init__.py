@@ -28,17 +28,20 @@ Supported: scikit-learn >= 1.3 (tested up to 1.9).
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 import weakref
-from typing import Any
 
 from logwright.autolog import AutologConfig, Integration, Patch, managed_run, report
+from logwright.lazylog import get_logger
 from logwright_sklearn import _discovery, _records
 from logwright_sklearn._posttrain import Tracker, log_value
 
-_logger = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_logger = get_logger(__name__)
 
 __all__ = ["SklearnIntegration"]
 

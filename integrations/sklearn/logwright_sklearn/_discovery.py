@@ -11,15 +11,18 @@ every estimator ``all_estimators()`` lists, meta-estimators included (a test che
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from logwright.autolog import Patch
+from logwright.lazylog import get_logger
 
-_logger = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_logger = get_logger(__name__)
 
 FIT_METHODS = ("fit", "fit_transform", "fit_predict", "partial_fit")
 PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")

@@ -11,15 +11,18 @@ read, else ``eval``; the same key again gets ``-2``, ``-3``...
 
 from __future__ import annotations
 
-import logging
 import threading
 import weakref
 from collections import OrderedDict
-from typing import Any
 
+from logwright.lazylog import get_logger
 from logwright_sklearn._records import caller_name
 
-_logger = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_logger = get_logger(__name__)
 
 MAX_TRACKED = 256
 

@@ -6,14 +6,17 @@ fit wrapper (so predictions made here are not tracked as post-training ones).
 
 from __future__ import annotations
 
-import logging
 import sys
-from typing import Any
 
 from logwright.exceptions import ParamConflict
+from logwright.lazylog import get_logger
 from logwright.validation import MAX_PARAM_VALUE_LENGTH
 
-_logger = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_logger = get_logger(__name__)
 
 _TRUNCATED = "...[truncated]"
 _SKIP_FRAMES = ("logwright", "wrapt", "sklearn", "joblib", "contextlib")

@@ -29,18 +29,21 @@ Supported versions: torch >= 2.2 (tested on 2.13).
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections.abc import Iterator
-from typing import Any
 
 from logwright.autolog import AutologConfig, Integration, Patch
 from logwright.config import global_rank
+from logwright.lazylog import get_logger
 from logwright_torch._steps import StepLogger
 from logwright_torch._tensorboard import TensorBoardBridge
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["TorchIntegration", "loop"]
 
-_logger = logging.getLogger(__name__)
+_logger = get_logger(__name__)
 
 
 class TorchIntegration(Integration):

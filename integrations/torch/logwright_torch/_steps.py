@@ -8,18 +8,21 @@ to a buffer, and the buffer is converted in one ``torch.stack(...).tolist()`` ev
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import weakref
 from collections import deque
 from time import perf_counter
-from typing import Any
 
 from logwright.autolog import guard, report
 from logwright.autolog.safety import _inside
+from logwright.lazylog import get_logger
 
-_logger = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_logger = get_logger(__name__)
 
 FLUSH_STEPS = 200
 FLUSH_SECONDS = 2.0

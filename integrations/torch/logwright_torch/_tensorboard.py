@@ -8,13 +8,16 @@ The values go into the same run the loop logs into (see ``StepLogger``).
 
 from __future__ import annotations
 
-import logging
 import sys
-from typing import Any
 
 from logwright.autolog import Patch
+from logwright.lazylog import get_logger
 
-_logger = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_logger = get_logger(__name__)
 
 WRITER_MODULE = "torch.utils.tensorboard.writer"
 

@@ -32,10 +32,9 @@ callback stops training; the user's callbacks keep their order, and a user's
 
 from __future__ import annotations
 
-import logging
-
 from logwright.autolog import AutologConfig, Integration, Patch, managed_run
 from logwright.config import global_rank
+from logwright.lazylog import get_logger
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # autolog() loads this class at start-up: keep its imports light
@@ -44,7 +43,7 @@ if TYPE_CHECKING:  # autolog() loads this class at start-up: keep its imports li
 
 __all__ = ["XGBoostIntegration"]
 
-_logger = logging.getLogger(__name__)
+_logger = get_logger(__name__)
 
 _IMPORTANCE_TYPES = ("weight", "gain", "cover", "total_gain", "total_cover")
 _TRAIN_MODULES = ("xgboost.training", "xgboost", "xgboost.sklearn")

@@ -17,20 +17,20 @@ from __future__ import annotations
 
 import functools
 import importlib
-import logging
 import types
 
 import wrapt
 
 from logwright.autolog.integration import Patch
 from logwright.autolog.safety import _inside, _run_guarded, guarded_wrapper
+from logwright.lazylog import get_logger
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
     from typing import Any
 
-_logger = logging.getLogger(__name__)
+_logger = get_logger(__name__)
 
 
 class _BoundProxy(wrapt.BoundFunctionWrapper):

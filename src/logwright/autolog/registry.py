@@ -6,13 +6,13 @@ States: DISABLED -> PENDING (post-import hook registered, framework not imported
 
 from __future__ import annotations
 
-import logging
 import sys
 import threading
 import warnings
 
 from logwright.autolog import discovery, hooks, safety
 from logwright.autolog.integration import COMMON_OPTIONS, Integration
+from logwright.lazylog import get_logger
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from logwright.autolog.patching import Applied
 
-_logger = logging.getLogger(__name__)
+_logger = get_logger(__name__)
 
 GROUP = "logwright.integrations"
 DISABLED, PENDING, ACTIVE = "DISABLED", "PENDING", "ACTIVE"

@@ -13,17 +13,17 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import logging
 import warnings
 
 from logwright import config as _config
+from logwright.lazylog import get_logger
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable, Iterator
     from typing import Any
 
-_logger = logging.getLogger(__name__)
+_logger = get_logger(__name__)
 
 _inside: contextvars.ContextVar[str | None] = contextvars.ContextVar("logwright_inside", default=None)
 _warned: set[tuple[str, str]] = set()
