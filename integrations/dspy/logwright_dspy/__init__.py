@@ -19,7 +19,7 @@ wrapt patches are used only where DSPy has no hook that can hold a run:
   the metric's name, and ``eval_results.json`` (inputs, labels, prediction, score,
   trace id per example); each example's trace carries ``dspy.evaluate.score``.
 
-Supported: dspy 2.6 and newer (tested with 3.4).
+Supported: dspy 3.3 and newer (tested with 3.3.0 and 3.4.1); 3.3 added the call-id context this relies on.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ __all__ = ["DSPyIntegration"]
 
 
 class DSPyIntegration(Integration):
-    """Traces DSPy programs and logs optimizer compiles and evaluations as runs (dspy>=2.6).
+    """Traces DSPy programs and logs optimizer compiles and evaluations as runs (dspy>=3.3).
 
     Traces: one per top-level module call, with module, LM, adapter and tool spans
     (signatures, messages, outputs, model parameters, token usage, cache hits).
@@ -50,7 +50,7 @@ class DSPyIntegration(Integration):
 
     name = "dspy"
     module = "dspy"
-    requirement = "dspy>=2.6"
+    requirement = "dspy>=3.3"
     tested_up_to = "3.4"
     defaults: dict[str, Any] = {
         "log_traces_from_compile": False,
