@@ -25,6 +25,7 @@ DEV = ["pytest>=8", "pytest-timeout>=2.3", "pandas", "matplotlib"]
 MIN_COMPANIONS = {
     "scikit-learn": ["numpy<2", "scipy<1.14", "pandas<2.3", "skops<0.11"],
     "xgboost": ["numpy<2", "scikit-learn<1.6", "pandas<2.3"],
+    "lightning": ["setuptools<70"],  # lightning 2.2 still imports pkg_resources
 }
 
 nox.options.sessions = ["tests", "lint"]
