@@ -57,20 +57,30 @@ def append_points(db: sqlite3.Connection, rows: Sequence[tuple], new_runs: set[s
         slot[0].append(step)
         slot[1].append(value)
         slot[2].append(timestamp)
-    for (run_id, key), (steps, vals, stamps) in grouped.items():
-        packed = (len(steps), _pack("q", steps), _pack("d", vals), _pack("q", stamps))
-        if run_id in new_runs:
-            done = db.execute(
-                "INSERT OR IGNORE INTO metric_chunks VALUES (?, ?, 0, ?, ?, ?, ?)", (run_id, key, *packed)
-            ).rowcount
-            if done:
-                continue
+    packed_all = {
+        slot: (len(steps), _pack("q", steps), _pack("d", vals), _pack("q", stamps))
+        for slot, (steps, vals, stamps) in grouped.items()
+    }
+    fresh = [(run_id, key, *packed) for (run_id, key), packed in packed_all.items() if run_id in new_runs]
+    if fresh:  # one statement for a new run's first points: no look-up of earlier chunks
+        cur = db.executemany("INSERT OR IGNORE INTO metric_chunks VALUES (?, ?, 0, ?, ?, ?, ?)", fresh)
+        if cur.rowcount == len(fresh):
+            for run_id, key, *_ in fresh:
+                del packed_all[(run_id, key)]
+        else:  # another process wrote into our new run first: keep only what we inserted
+            for run_id, key, n, steps, *_ in fresh:
+                row = db.execute(
+                    "SELECT n, steps FROM metric_chunks WHERE run_id = ? AND key = ? AND seq = 0", (run_id, key)
+                ).fetchone()
+                if row == (n, steps):
+                    del packed_all[(run_id, key)]
+    for (run_id, key), packed in packed_all.items():
         last = db.execute(
             "SELECT seq, n, steps, vals, timestamps FROM metric_chunks "
             "WHERE run_id = ? AND key = ? ORDER BY seq DESC LIMIT 1",
             (run_id, key),
         ).fetchone()
-        if last is not None and last[1] + len(steps) <= CHUNK_POINTS:
+        if last is not None and last[1] + packed[0] <= CHUNK_POINTS:
             db.execute(
                 "UPDATE metric_chunks SET n = ?, steps = ?, vals = ?, timestamps = ? "
                 "WHERE run_id = ? AND key = ? AND seq = ?",
