@@ -158,11 +158,14 @@ class LightningIntegration(Integration):
         with managed_run(self.name, self.config, run_id=run_id) as run:
             callback = self._attach(instance, ours, run)
             try:
-                return wrapped(*args, **kwargs)
+                result = wrapped(*args, **kwargs)
             except BaseException:
                 if callback is not None and callback.interrupted:
-                    run.interrupted = True  # Lightning turned the Ctrl-C into SystemExit
+                    run.interrupted = True  # Lightning 2.4+ turned the Ctrl-C into SystemExit
                 raise
+            if callback is not None and callback.interrupted:
+                run.interrupted = True  # Lightning 2.2-2.3 swallow Ctrl-C and return from fit
+            return result
 
     def _attach(self, trainer: Any, ours: Any, run: Any) -> Any:
         """Bind or add the LogwrightLogger, add the LogwrightCallback; returns the callback."""

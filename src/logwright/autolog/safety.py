@@ -231,4 +231,5 @@ def managed_run(integration: str, cfg: Any, run_name: str | None = None,
         status = RunStatus.KILLED if isinstance(exc, KeyboardInterrupt) else RunStatus.FINISHED
         fluent._end(run, status)
         raise
-    fluent._end(run, RunStatus.FINISHED)
+    # A framework that swallows Ctrl-C and returns (Lightning < 2.4) marks the run interrupted.
+    fluent._end(run, RunStatus.KILLED if getattr(run, "interrupted", False) else RunStatus.FINISHED)
