@@ -235,3 +235,27 @@ def fluent_log_model(model: Any, example: Any, run_id: str) -> None:
     from logwright.models import log_model
 
     log_model(model, "model", input_example=example, run_id=run_id)
+
+
+CALLBACK_DOC = """A Lightning Callback logging what a Logger cannot see into the LogwrightLogger's run.
+
+    At fit start: trainer settings (``trainer/*``), every optimizer and LR scheduler
+    (``optimizer/<Class>/*``, ``lr_scheduler/<name>/*``; several are named ``Adam``,
+    ``Adam-1``, ...), EarlyStopping and ModelCheckpoint settings, and the model summary
+    (``model_summary.txt`` artifact, ``model/total_params`` and ``model/trainable_params``).
+    Every ``log_every_n_steps`` optimizer steps: each optimizer's learning rate
+    (``lr-<Class>``, ``lr-<Class>/pg<i>`` per param group). At fit end: EarlyStopping's
+    stopped_epoch/best_score/wait_count, ModelCheckpoint's best and last paths (tags) and
+    score (metric), ``checkpoints/checkpoints.json``, the checkpoint files, and the final
+    model (``pytorch`` flavour, artifact ``model``). Saved checkpoints carry the run id so
+    that ``fit(ckpt_path=...)`` under autolog continues the same run.
+
+    Args:
+        log_models: log the trained module at the end of fit.
+        log_checkpoints: upload ``"best"`` (each ModelCheckpoint's best file), ``"all"`` (every
+            file the ModelCheckpoints keep at the end of fit) or no checkpoint files (False).
+        log_model_summary: log the layer table and the parameter counts.
+        log_every_n_steps: learning-rate cadence (default: the Trainer's ``log_every_n_steps``).
+
+    Without a LogwrightLogger in the Trainer, the callback adds one at setup.
+    """

@@ -116,3 +116,26 @@ class LoggerMixin:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(run_id={self._binding.run_id!r})"
+
+
+LOGGER_DOC = """A Lightning Logger writing into a logwright run; use it where you would use MLFlowLogger.
+
+    Logs ``save_hyperparameters()`` values (and the datamodule's) as params, nested dicts
+    flattened with ``/``, and every ``self.log`` value as a metric: step-level values at
+    the step Lightning gives (the optimizer step), epoch-level ones at the epoch index
+    when a :class:`LogwrightCallback` is attached (autolog attaches one). Only global rank
+    zero writes; the logger pickles safely into ``ddp_spawn`` workers.
+
+    Args:
+        experiment_name: experiment of the run created here (default: the current one).
+        run_name: name of the run created here.
+        tracking_uri: the store (default: the tracking URI in use now).
+        tags: tags of the run created here.
+        run_id: log into this existing run instead of creating one.
+        log_every_n_steps: log step-level values only at multiples of this (default: every
+            value Lightning hands over, i.e. the Trainer's ``log_every_n_steps``).
+
+    The run is the active logwright run when there is one, else a new run created on first
+    use and ended by :meth:`finalize` (FINISHED, FAILED, or KILLED on Ctrl-C).
+    ``logger.experiment`` is a client bound to the run; ``logger.version`` is the run id.
+    """

@@ -17,6 +17,7 @@ import pytest
 
 import logwright
 from logwright import fluent
+from logwright.testing.traces import TraceReader
 
 
 @pytest.fixture
@@ -29,6 +30,12 @@ def tmp_store(tmp_path, monkeypatch) -> Iterator[str]:
     yield uri
     logwright.flush()
     fluent._reset_for_tests()
+
+
+@pytest.fixture
+def traces() -> TraceReader:
+    """Read back and check traces: ``traces.one()``, ``traces.tree(t)``, ``traces.check_complete(t)``."""
+    return TraceReader()
 
 
 @pytest.fixture(autouse=True)
