@@ -29,6 +29,20 @@ sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+
+def _load_tracker() -> type:
+    """benchmarks/genai_tracker.py, loaded by path (this folder is kept off sys.path)."""
+    import importlib.util
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location("genai_tracker", os.path.join(here, "genai_tracker.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Tracker
+
+
+Tracker = _load_tracker()
+
 N = 300
 SPANS = 5  # ChainOfThought, Predict, adapter format, LM, adapter parse
 
@@ -48,52 +62,6 @@ def run_calls(program, n: int) -> tuple[float, float]:
     for i in range(n):
         program(question=f"What is the capital of France? ({i})")
     return time.perf_counter() - start, time.thread_time() - cpu
-
-
-class Tracker:
-    """Turns a tracker on and off and waits until its traces are durable."""
-
-    def __init__(self, name: str, root: str) -> None:
-        self.name = name
-        if name == "logwright":
-            import logwright
-
-            self.lib = logwright
-            logwright.set_tracking_uri(os.path.join(root, "store"))
-        elif name == "mlflow":
-            import mlflow
-
-            self.lib = mlflow
-            mlflow.set_tracking_uri(f"sqlite:///{os.path.join(root, 'mlflow.db')}")
-
-    def enable(self, on: bool) -> None:
-        if self.name == "logwright":
-            self.lib.autolog(only=["dspy"], disable=not on)
-        elif self.name == "mlflow":
-            self.lib.dspy.autolog(disable=not on, silent=True)
-
-    def experiment(self, name: str) -> str | None:
-        if self.name == "none":
-            return None
-        exp = self.lib.set_experiment(name)
-        return getattr(exp, "experiment_id", name)
-
-    def drain(self) -> None:
-        if self.name == "logwright":
-            self.lib.flush()
-        elif self.name == "mlflow":
-            self.lib.flush_trace_async_logging(terminate=False)
-
-    def count(self, exp: str) -> tuple[int, int]:
-        """(traces recorded, traces complete: 5 spans under one root) in an experiment."""
-        if self.name == "logwright":
-            found = [t.spans for t in self.lib.search_traces(experiment=exp, max_results=100 * N)]
-        else:
-            found = [t.data.spans for t in self.lib.search_traces(
-                experiment_ids=[exp], max_results=100 * N, return_type="list")]
-        complete = sum(len(spans) == SPANS and sum(s.parent_id is None for s in spans) == 1
-                       for spans in found)
-        return len(found), complete
 
 
 def measure(tracker: Tracker, program, rounds: int) -> dict[str, float]:
@@ -128,7 +96,7 @@ def measure(tracker: Tracker, program, rounds: int) -> dict[str, float]:
         "cpu_noop_callback_added_us": (best["noop"][1] - best["none"][1]) * per,
     }
     if tracker.name != "none":
-        recorded, complete = tracker.count(exp)
+        recorded, complete = tracker.count(exp, SPANS, 100 * N)
         out.update(traces_expected=rounds * N, traces_recorded=recorded, traces_complete=complete)
     return out
 
@@ -140,7 +108,7 @@ def main() -> None:
     args = parser.parse_args()
     out: dict[str, object] = {"tracker": args.tracker, "n": N, "python": sys.version.split()[0]}
     with tempfile.TemporaryDirectory() as root:
-        tracker = Tracker(args.tracker, root)
+        tracker = Tracker(args.tracker, root, "dspy")
         program = make_program()
         tracker.experiment("warm-up")
         tracker.enable(True)

@@ -26,6 +26,20 @@ import time
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+
+def _load_tracker() -> type:
+    """benchmarks/genai_tracker.py, loaded by path (this folder is kept off sys.path)."""
+    import importlib.util
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location("genai_tracker", os.path.join(here, "genai_tracker.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.Tracker
+
+
+Tracker = _load_tracker()
+
 N = 1000
 CONCURRENCY = 10
 
@@ -57,52 +71,6 @@ def run_async(chain, n: int) -> float:
     return time.perf_counter() - start
 
 
-class Tracker:
-    """Turns a tracker on and off and waits until its traces are durable."""
-
-    def __init__(self, name: str, root: str) -> None:
-        self.name = name
-        if name == "logwright":
-            import logwright
-
-            self.lib = logwright
-            logwright.set_tracking_uri(os.path.join(root, "store"))
-        elif name == "mlflow":
-            import mlflow
-
-            self.lib = mlflow
-            mlflow.set_tracking_uri(f"sqlite:///{os.path.join(root, 'mlflow.db')}")
-
-    def enable(self, on: bool) -> None:
-        if self.name == "logwright":
-            self.lib.autolog(only=["langchain"], disable=not on)
-        elif self.name == "mlflow":
-            self.lib.langchain.autolog(disable=not on, silent=True)
-
-    def experiment(self, name: str) -> str | None:
-        if self.name == "none":
-            return None
-        exp = self.lib.set_experiment(name)
-        return getattr(exp, "experiment_id", name)
-
-    def drain(self) -> None:
-        if self.name == "logwright":
-            self.lib.flush()
-        elif self.name == "mlflow":
-            self.lib.flush_trace_async_logging(terminate=False)
-
-    def count(self, exp: str) -> tuple[int, int]:
-        """(traces recorded, traces complete: 4 spans under one root) in an experiment."""
-        if self.name == "logwright":
-            found = [t.spans for t in self.lib.search_traces(experiment=exp, max_results=100 * N)]
-        else:
-            found = [t.data.spans for t in self.lib.search_traces(
-                experiment_ids=[exp], max_results=100 * N, return_type="list")]
-        complete = sum(len(spans) == 4 and sum(s.parent_id is None for s in spans) == 1
-                       for spans in found)
-        return len(found), complete
-
-
 def measure(tracker: Tracker, chain, runner, label: str, rounds: int) -> dict[str, float]:
     """Interleaved rounds (untraced, then traced until durable); best of each."""
     none_s, traced_s, call_s = [], [], []
@@ -120,7 +88,7 @@ def measure(tracker: Tracker, chain, runner, label: str, rounds: int) -> dict[st
     out = {f"{label}_none_s": min(none_s), f"{label}_traced_call_s": min(call_s),
            f"{label}_traced_durable_s": min(traced_s)}
     if tracker.name != "none":
-        recorded, complete = tracker.count(exp)
+        recorded, complete = tracker.count(exp, 4, 100 * N)
         out[f"{label}_traces_expected"] = rounds * N
         out[f"{label}_traces_recorded"] = recorded
         out[f"{label}_traces_complete"] = complete
@@ -137,7 +105,7 @@ def main() -> None:
     chain = make_chain()
     out: dict[str, object] = {"tracker": args.tracker, "n": N, "python": sys.version.split()[0]}
     with tempfile.TemporaryDirectory() as root:
-        tracker = Tracker(args.tracker, root)
+        tracker = Tracker(args.tracker, root, "langchain")
         tracker.experiment("warm-up")
         tracker.enable(True)
         run_sync(chain, 200)
