@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from logwright.client import Client
 from logwright.server import series as _series
 from logwright.server.formatting import fmt_number
 from logwright.server.views import JSON, bad_request, client_of, int_arg, list_arg, not_found
@@ -30,8 +31,8 @@ def _window(request: Request) -> tuple[int | None, int | None]:
     return one("start"), one("end")
 
 
-def series(request: Request) -> Response:
-    """``/api/runs/{run_id}/metric?key=K[&max_points=N&start=S&end=E]``: one chart curve."""
+def _metric_of(request: Request) -> tuple[Client, str, str]:
+    """(client, run id, metric key) named by the request; 400 without a key, 404 for no run."""
     client = client_of(request)
     run_id = request.path_params["run_id"]
     key = request.query_params.get("key")
@@ -39,6 +40,12 @@ def series(request: Request) -> Response:
         raise bad_request("key is required")
     if client.store.run_exists(run_id) is None:
         raise not_found(f"run {run_id!r}")
+    return client, run_id, key
+
+
+def series(request: Request) -> Response:
+    """``/api/runs/{run_id}/metric?key=K[&max_points=N&start=S&end=E]``: one chart curve."""
+    client, run_id, key = _metric_of(request)
     start, end = _window(request)
     points = int_arg(request, "max_points", _series.DEFAULT_MAX_POINTS, 10, 20000)
     data = _series.metric_series(client.store, run_id, key, points, start, end)
@@ -79,13 +86,7 @@ def _csv_chunks(steps: Sequence[int], vals: Sequence[float], stamps: Sequence[in
 
 def csv_download(request: Request) -> Response:
     """``/runs/{run_id}/metric.csv?key=K``: every point of a metric as step,value,timestamp."""
-    client = client_of(request)
-    run_id = request.path_params["run_id"]
-    key = request.query_params.get("key")
-    if not key:
-        raise bad_request("key is required")
-    if client.store.run_exists(run_id) is None:
-        raise not_found(f"run {run_id!r}")
+    client, run_id, key = _metric_of(request)
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
     headers = {"Content-Disposition": f'attachment; filename="{run_id[:8]}-{safe}.csv"'}
     steps, vals, stamps = client.store.get_metric_series(run_id, key)
