@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import runpy
 import sys
 import tempfile
 import time
@@ -30,18 +31,8 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 
-def _load_tracker() -> type:
-    """benchmarks/genai_tracker.py, loaded by path (this folder is kept off sys.path)."""
-    import importlib.util
-
-    here = os.path.dirname(os.path.abspath(__file__))
-    spec = importlib.util.spec_from_file_location("genai_tracker", os.path.join(here, "genai_tracker.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.Tracker
-
-
-Tracker = _load_tracker()
+# genai_tracker.py is loaded by path: this folder was taken off sys.path above.
+Tracker = runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "genai_tracker.py"))["Tracker"]
 
 N = 300
 SPANS = 5  # ChainOfThought, Predict, adapter format, LM, adapter parse

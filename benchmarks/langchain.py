@@ -27,18 +27,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 
-def _load_tracker() -> type:
-    """benchmarks/genai_tracker.py, loaded by path (this folder is kept off sys.path)."""
-    import importlib.util
-
-    here = os.path.dirname(os.path.abspath(__file__))
-    spec = importlib.util.spec_from_file_location("genai_tracker", os.path.join(here, "genai_tracker.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.Tracker
-
-
-Tracker = _load_tracker()
+from genai_tracker import Tracker  # noqa: E402 - beside this script, after the thread settings
 
 N = 1000
 CONCURRENCY = 10
