@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -108,6 +109,12 @@ def test_runs_get_context_and_the_dirty_diff(tmp_store, repo, monkeypatch):
     assert got.context["git"]["dirty"] is True and got.data.tags["logwright.git.dirty"] == "true"
     diff = logwright.Client().artifacts(run.info.run_id).path("context/git.diff")
     with open(diff, encoding="utf-8") as fh:
+        assert "dirty" in fh.read()
+    with logwright.start_run() as second:  # a sweep of runs keeps one copy of the same diff
+        pass
+    again = logwright.Client().artifacts(second.info.run_id).path("context/git.diff")
+    assert os.path.samefile(diff, again)
+    with open(again, encoding="utf-8") as fh:
         assert "dirty" in fh.read()
 
 

@@ -180,8 +180,9 @@ class Client:
                 *(("tag", run_id, k, v) for k, v in all_tags.items()),
             ]
         )
-        for path, text in context_artifacts().items():  # e.g. context/git.diff of a dirty tree
-            LocalArtifacts(self.store.artifact_dir(exp_id, run_id)).write_bytes(path, text.encode("utf-8"))
+        shared = os.path.join(self.store.artifact_root, ".shared")
+        for path, text in context_artifacts().items():  # context/git.diff of a dirty tree: one copy
+            LocalArtifacts(self.store.artifact_dir(exp_id, run_id)).write_shared(path, text.encode("utf-8"), shared)
         info = RunInfo(
             run_id, exp_id, name, RunStatus.RUNNING, start, None, parent_run_id,
             self.store.artifact_dir(exp_id, run_id), "active", user, source, description,

@@ -67,6 +67,31 @@ class LocalArtifacts:
         os.replace(tmp, full)
         return rel
 
+    def write_shared(self, artifact_file: str, data: bytes, shared_dir: str) -> str:
+        """Write ``data`` as ``artifact_file``, hard-linked to one copy kept in ``shared_dir``.
+
+        For content many runs repeat (a working tree's diff): the bytes are stored once,
+        each run gets its own name for them. Falls back to a plain write where links
+        are not possible.
+        """
+        import hashlib
+
+        rel = artifact_path(artifact_file)
+        full = self.path(rel)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        shared = os.path.join(shared_dir, hashlib.sha256(data).hexdigest()[:32])
+        try:
+            if not os.path.exists(shared):
+                os.makedirs(shared_dir, exist_ok=True)
+                tmp = f"{shared}.{os.getpid()}.tmp"
+                with open(tmp, "wb") as fh:
+                    fh.write(data)
+                os.replace(tmp, shared)
+            os.link(shared, full)
+        except OSError:
+            return self.write_bytes(rel, data)
+        return rel
+
     def list(self, relative: str | None = None) -> list[FileInfo]:
         """Files and folders directly inside ``relative``, folders first, by name."""
         base = self.path(relative)
