@@ -12,6 +12,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from logwright.client import Client
+from logwright.entities import Experiment
+from logwright.exceptions import ExperimentNotFound
 from logwright.server.formatting import jsonable
 
 
@@ -30,6 +32,16 @@ def client_of(request: Request) -> Client:
 def not_found(what: str) -> HTTPException:
     """A 404 naming what is missing."""
     return HTTPException(404, f"{what} not found")
+
+
+def experiment_of(request: Request) -> tuple[Client, Experiment]:
+    """The client and the experiment named by the ``experiment_id`` path parameter (404 if none)."""
+    client = client_of(request)
+    exp_id = request.path_params["experiment_id"]
+    try:
+        return client, client.store.get_experiment(exp_id)
+    except (ExperimentNotFound, ValueError):
+        raise not_found(f"experiment {exp_id!r}") from None
 
 
 def bad_request(detail: str) -> HTTPException:

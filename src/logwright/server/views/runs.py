@@ -12,9 +12,9 @@ from typing import Any
 
 from starlette.requests import Request
 
-from logwright.exceptions import ExperimentNotFound, InvalidFilter
+from logwright.exceptions import InvalidFilter
 from logwright.server import queries
-from logwright.server.views import client_of, int_arg, list_arg, not_found, page_url
+from logwright.server.views import experiment_of, int_arg, list_arg, page_url
 
 TEMPLATE = "runs.html"
 _DEFAULT_METRICS = 5
@@ -48,12 +48,8 @@ def data(request: Request) -> dict[str, Any]:
         ``metric_columns``, ``param_columns``, ``all_metrics``, ``all_params``,
         ``filter``, ``filter_error`` (message and ``position``, or None) and ``order``.
     """
-    client = client_of(request)
-    exp_id = request.path_params["experiment_id"]
-    try:
-        experiment = client.store.get_experiment(exp_id)
-    except (ExperimentNotFound, ValueError):
-        raise not_found(f"experiment {exp_id!r}") from None
+    client, experiment = experiment_of(request)
+    exp_id = experiment.experiment_id
     all_metrics, all_params = queries.column_keys(client.store, exp_id)
     metric_cols, param_cols = _columns(request, all_metrics, all_params)
     filter_string = request.query_params.get("filter", "").strip()

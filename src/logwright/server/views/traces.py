@@ -7,21 +7,17 @@ from typing import Any
 
 from starlette.requests import Request
 
-from logwright.exceptions import ExperimentNotFound, InvalidFilter
+from logwright.exceptions import InvalidFilter
 from logwright.server import queries
-from logwright.server.views import client_of, int_arg, not_found, page_url
+from logwright.server.views import experiment_of, int_arg, page_url
 
 TEMPLATE = "traces.html"
 
 
 def data(request: Request) -> dict[str, Any]:
     """``traces`` (summaries), ``total``, ``page``/``pages``, ``filter`` and ``filter_error``."""
-    client = client_of(request)
-    exp_id = request.path_params["experiment_id"]
-    try:
-        experiment = client.store.get_experiment(exp_id)
-    except (ExperimentNotFound, ValueError):
-        raise not_found(f"experiment {exp_id!r}") from None
+    client, experiment = experiment_of(request)
+    exp_id = experiment.experiment_id
     filter_string = request.query_params.get("filter", "").strip()
     order = request.query_params.get("order", "").strip()
     size = int_arg(request, "size", 100, 1, 1000)
