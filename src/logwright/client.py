@@ -99,6 +99,9 @@ class Client:
         self._params: dict[str, dict[str, str]] = state.setdefault("params", {})
         self._fresh: set[str] = state.setdefault("fresh", set())
         self._experiments: dict[str, str] = state.setdefault("experiments", {})
+        # run id -> experiment id of runs this process created: their artifact folder is
+        # known without waiting for the writer to commit the run.
+        self._run_experiments: dict[str, str] = state.setdefault("run_experiments", {})
 
     # -- experiments -----------------------------------------------------------------
 
@@ -171,6 +174,7 @@ class Client:
         user, source = system_tags.get("logwright.user"), system_tags.get("logwright.source.name")
         self._fresh.add(run_id)
         self._params[run_id] = {}
+        self._run_experiments[run_id] = exp_id
         self.store.writer.put_many(
             [
                 (
@@ -377,6 +381,9 @@ class Client:
 
     def artifacts(self, run_id: str) -> LocalArtifacts:
         """The run's artifact folder."""
+        exp_id = self._run_experiments.get(run_id)
+        if exp_id is not None:
+            return LocalArtifacts(self.store.artifact_dir(exp_id, run_id))
         found = self.store.run_exists(run_id)
         if found is None:
             self.store.flush()
