@@ -317,7 +317,8 @@ class Client:
                 step = self._next_step(run_id, key)
         elif type(step) is not int:
             step = int(step)
-        self._steps[slot] = step + 1 if step >= self._steps.get(slot, 0) else self._steps[slot]
+        if step >= self._steps.get(slot, 0):
+            self._steps[slot] = step + 1
         self.store.writer.put(
             ("metric", run_id, key, value, timestamp or int(time.time() * 1000), step)
         )

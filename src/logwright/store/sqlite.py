@@ -311,18 +311,6 @@ class SqliteStore:
         ids = [r[0] for r in self.read_db().execute(sql, [*args, *order_args, max_results, offset])]
         return self._runs_by_ids(ids)
 
-    def count_runs(self, experiment_ids: Sequence[str] | None, filter_string: str | None = None) -> int:
-        """How many active runs match."""
-        from logwright.search import compile_run_filter
-
-        where, args = compile_run_filter(filter_string)
-        sql = f"SELECT COUNT(*) FROM runs r WHERE ({where}) AND r.lifecycle = 'active'"
-        if experiment_ids is not None:
-            ids = [str(e) for e in experiment_ids]
-            sql += f" AND r.experiment_id IN ({','.join('?' * len(ids))})"
-            args = [*args, *ids]
-        return self.read_db().execute(sql, args).fetchone()[0]
-
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric, by step then time."""
         steps, vals, stamps = series.read_series(self.read_db(), run_id, key)

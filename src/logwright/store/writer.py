@@ -35,7 +35,6 @@ class Writer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
         self._error: BaseException | None = None
         self._closed = False
         _writers.add(self)
@@ -60,10 +59,6 @@ class Writer:
             self._start()
         if len(self._queue) >= WAKE_AT:
             self._wake.set()
-
-    def pending(self) -> int:
-        """How many operations wait to be written."""
-        return len(self._queue)
 
     def flush(self) -> None:
         """Write everything queued so far; durable on return.
@@ -121,7 +116,6 @@ class Writer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread = None
-        self._pid = os.getpid()
 
 
 def _reset_after_fork() -> None:
