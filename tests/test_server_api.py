@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import socket
-import threading
-import time
 from array import array
 
 import httpx
@@ -15,13 +12,12 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-import uvicorn  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
 from logwright import fluent  # noqa: E402
 from logwright.server import cli as ui_cli  # noqa: E402
 from logwright.server.app import create_app  # noqa: E402
-from logwright.server.sample import HOSTILE, populate  # noqa: E402
+from logwright.server.sample import HOSTILE, populate, serve  # noqa: E402
 from logwright.server.series import downsample, downsample_numpy  # noqa: E402
 
 
@@ -246,24 +242,10 @@ def test_downsample_keeps_min_and_max_of_a_million_points(engine):
     assert out["steps"] == sorted(out["steps"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def live_server(sample):
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(sample[0]), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 15
-    while not server.started and time.time() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve(sample[0]) as url:
+        yield url
 
 
 def test_real_server_serves_pages_api_and_plotly(live_server, ids):

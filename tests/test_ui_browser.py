@@ -7,9 +7,6 @@ Skipped only when no ``chromium`` binary is installed (CI installs Debian's).
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -18,11 +15,9 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 sync_api = pytest.importorskip("playwright.sync_api")
 
-import uvicorn  # noqa: E402
 
 from logwright import fluent  # noqa: E402
-from logwright.server.app import create_app  # noqa: E402
-from logwright.server.sample import HOSTILE, populate  # noqa: E402
+from logwright.server.sample import HOSTILE, populate, serve  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH (apt install chromium)")
@@ -31,28 +26,14 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     uri = str(tmp_path_factory.mktemp("ui-browser") / "store")
     fluent._reset_for_tests()
     ids = populate(uri)
     fluent._reset_for_tests()
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(uri), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 15
-    while not server.started and time.time() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", ids
-    server.should_exit = True
-    thread.join(10)
+    with serve(uri) as url:
+        yield url, ids
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,13 @@ and GenAI traces with a chat model span. Some names and values carry HTML and
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import os
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import logwright
@@ -26,6 +28,32 @@ _PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP4z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg=="
 )
 
+
+
+@contextlib.contextmanager
+def serve(uri: str) -> Iterator[str]:
+    """Serve the UI for store ``uri`` on a free 127.0.0.1 port in a thread; yields its URL."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from logwright.server.app import create_app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(uri), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 15
+    while not server.started and time.time() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 def _curves(client: Client, run_id: str, lr: float, points: int, t0: int) -> None:
     for step in range(points):
