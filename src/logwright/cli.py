@@ -133,7 +133,7 @@ def _section(title: str, items: list[tuple[str, Any]]) -> None:
     print(f"\n{title}" + ("" if items else "  (none)"))
     width = max((len(k) for k, _ in items), default=0)
     for key, value in items:
-        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+        shown = f"{value:.6g}" if isinstance(value, float) else " ".join(str(value).split())
         print(f"  {key.ljust(width)}  {shown}")
 
 
