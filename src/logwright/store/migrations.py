@@ -148,8 +148,23 @@ def _m0001_initial(db: sqlite3.Connection) -> None:
     )
 
 
+def _m0002_run_owner(db: sqlite3.Connection) -> None:
+    """Who runs a run (host, pid, process start token) and when it last said so."""
+    _run_script(
+        db,
+        """
+        ALTER TABLE runs ADD COLUMN owner_host TEXT;
+        ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+        ALTER TABLE runs ADD COLUMN owner_start TEXT;
+        ALTER TABLE runs ADD COLUMN heartbeat INTEGER;
+        CREATE INDEX runs_status ON runs (status)
+        """,
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
     (1, "initial", _m0001_initial),
+    (2, "run_owner", _m0002_run_owner),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

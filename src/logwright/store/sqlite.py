@@ -30,6 +30,8 @@ from logwright.entities import (
 from logwright.exceptions import ExperimentNotFound, RunNotFound, StoreError
 from logwright.store import series
 from logwright.store.migrations import migrate
+from logwright.store.sqlite_pages import PagesMixin
+from logwright.store.sqlite_traces import TracesMixin
 from logwright.store.writer import Writer
 
 _logger = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ def _check_file(path: str) -> None:
         )
 
 
-class SqliteStore:
+class SqliteStore(PagesMixin, TracesMixin):
     """Tracking store over one SQLite file.
 
     Args:

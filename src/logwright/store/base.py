@@ -1,0 +1,243 @@
+"""The Store protocol: every read and write the client, tracing, UI and CLI make.
+
+A store keeps experiments, runs (params, tags, metric histories, inputs), traces and
+artifact locations. ``SqliteStore`` (:mod:`logwright.store.sqlite`) is the embedded
+implementation; a PostgreSQL store and the HTTP client store implement the same
+protocol, so nothing above ``logwright.store`` writes SQL or builds writer operations.
+
+Two kinds of method:
+
+- **Queued writes** (``create_run``, ``update_run``, ``log_params``, ``set_tags``,
+  ``delete_tag``, ``log_metric``, ``log_input``, ``log_trace``, ``log_late_span``)
+  take values already validated and encoded by the caller (plain ``str``, ``int``,
+  ``float`` and ``None``, strings free of lone surrogates), put one operation on the
+  store's background writer and return in microseconds. They never raise for a
+  storage fault: the writer retries transient faults and sets aside an operation the
+  store refuses (``rejected.jsonl``), each with one warning. :meth:`Store.flush`
+  makes everything queued before it durable.
+- **Synchronous calls** (experiments, ``insert_params``, every read) touch the
+  database at once and raise only :class:`~logwright.exceptions.LogwrightError`
+  subclasses: ``RunNotFound``, ``ExperimentNotFound``, ``TraceNotFound``,
+  ``InvalidFilter``, ``ParamConflict`` and ``StoreError`` for anything the store
+  itself cannot do (corrupt, read-only, vanished, unreachable).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from logwright.entities import Experiment, Metric, Run, Trace
+
+
+@dataclass(frozen=True)
+class RunOwner:
+    """The process that runs a run: a reader marks a RUNNING run KILLED once it is gone.
+
+    Attributes:
+        host: the machine's host name.
+        pid: the process id on that host.
+        start: a token that tells this process from a later one with the same pid
+            (boot id and process start ticks on Linux), or None where unknown.
+    """
+
+    host: str
+    pid: int
+    start: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A new run, as the client hands it to :meth:`Store.create_run`."""
+
+    run_id: str
+    experiment_id: str
+    run_name: str
+    status: str
+    start_time: int
+    parent_run_id: str | None = None
+    user: str | None = None
+    source: str | None = None
+    description: str | None = None
+    context_json: str | None = None
+    owner: RunOwner | None = None
+
+
+@dataclass
+class RunRow:
+    """One row of the UI's runs table."""
+
+    run_id: str
+    name: str | None
+    status: str
+    start_time: int
+    end_time: int | None
+    source: str | None
+    user: str | None
+    parent_run_id: str | None
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    child_count: int = 0
+    children: list[RunRow] = field(default_factory=list)
+
+
+@dataclass
+class RunsPage:
+    """A page of the runs table and what it took to get it."""
+
+    rows: list[RunRow]
+    total: int
+    offset: int
+    limit: int
+    grouped: bool
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What every tracking store provides (see the module docstring for the two kinds).
+
+    Attributes:
+        location: where the store lives, for messages (a file path or a URL).
+        artifact_root: the root of the runs' artifact folders (a path or a URI).
+        read_only: True when the store was opened for reading only; queued writes to
+            it are refused at the call with ``StoreError``.
+    """
+
+    location: str
+    artifact_root: str
+    read_only: bool
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Make every queued write durable; raises StoreError when the store vanished."""
+
+    def pending(self) -> int:
+        """How many queued operations are not yet durable."""
+
+    # -- experiments (synchronous) -----------------------------------------------------
+
+    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None,
+                          description: str | None = None) -> str:
+        """Create an experiment, or return the id of the one with ``name``."""
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """The experiment; raises ExperimentNotFound."""
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment with this name, or None."""
+
+    def search_experiments(self, view: str = "active", name_like: str | None = None) -> list[Experiment]:
+        """Experiments by lifecycle (active, deleted, all), oldest first."""
+
+    def experiment_stats(self) -> dict[str, tuple[int, int | None]]:
+        """Per experiment id: (active run count, last activity in epoch ms)."""
+
+    def set_experiment_lifecycle(self, experiment_id: str, lifecycle: str) -> None:
+        """Mark an experiment active or deleted."""
+
+    # -- runs: queued writes -----------------------------------------------------------
+
+    def create_run(self, record: RunRecord, tags: Mapping[str, str] | None = None) -> None:
+        """Queue a new run and its first tags."""
+
+    def update_run(self, run_id: str, fields: Mapping[str, Any]) -> None:
+        """Queue changes to ``status``, ``end_time``, ``run_name`` or ``description``."""
+
+    def log_params(self, run_id: str, params: Sequence[tuple[str, str]]) -> None:
+        """Queue write-once params (a conflicting stored value sets the op aside)."""
+
+    def insert_params(self, run_id: str, params: Sequence[tuple[str, str]]) -> dict[str, str]:
+        """Write params now; returns ``{key: stored value}`` for keys already holding another value."""
+
+    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
+        """Queue tags (overwriting)."""
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Queue the removal of a tag."""
+
+    def log_metric(self, run_id: str, key: str, value: float, timestamp: int, step: int | None) -> None:
+        """Queue one point; ``step=None`` takes that key's next step when it commits."""
+
+    def log_input(self, run_id: str, name: str, digest: str, context: str | None, shape: str | None,
+                  schema: str | None, source: str | None) -> None:
+        """Queue a dataset input of a run."""
+
+    def log_trace(self, trace: Any) -> None:
+        """Queue a finished trace (a ``logwright.tracing`` trace state) as one write."""
+
+    def log_late_span(self, trace: Any, span: Any) -> None:
+        """Queue a span that ended after its trace was written."""
+
+    # -- runs: reads -----------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with params, tags, latest metrics and inputs; raises RunNotFound."""
+
+    def run_exists(self, run_id: str) -> tuple[str, str] | None:
+        """(experiment_id, status) of a run, or None."""
+
+    def search_runs(self, experiment_ids: Sequence[str] | None, filter_string: str | None = None,
+                    order_by: Sequence[str] | None = None, max_results: int = 1000, offset: int = 0,
+                    view: str = "active") -> list[Run]:
+        """Runs matching the filter language, ordered and paged; raises InvalidFilter."""
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point of a metric, by step then time."""
+
+    def get_metric_series(self, run_id: str, key: str) -> tuple[array, array, array]:
+        """(steps, values, timestamps) arrays of a metric, by step then time."""
+
+    def metric_keys(self, run_id: str) -> list[str]:
+        """Keys of every metric the run has."""
+
+    def max_step(self, run_id: str, key: str) -> int | None:
+        """The highest step stored for a metric, or None."""
+
+    def get_params(self, run_id: str) -> dict[str, str]:
+        """Every param of a run."""
+
+    def child_run_ids(self, run_id: str) -> list[str]:
+        """Active runs nested directly under ``run_id``, oldest first."""
+
+    def set_run_lifecycle(self, run_id: str, lifecycle: str) -> None:
+        """Mark a run deleted or active; raises RunNotFound."""
+
+    def artifact_dir(self, experiment_id: str, run_id: str) -> str:
+        """Where a run's artifacts live."""
+
+    # -- traces: reads ---------------------------------------------------------------
+
+    def get_trace(self, trace_id: str) -> Trace | None:
+        """The trace with its spans (parents first), or None."""
+
+    def search_traces(self, experiment_ids: Sequence[str] | None = None, run_id: str | None = None,
+                      filter_string: str | None = None, order_by: Sequence[str] | str | None = None,
+                      max_results: int = 100, offset: int = 0) -> list[Trace]:
+        """Traces matching the trace filter language; raises InvalidFilter."""
+
+    def trace_ids_like(self, prefix: str, limit: int = 2) -> list[str]:
+        """Ids of traces starting with ``prefix`` (for the CLI's short ids)."""
+
+    def trace_counts(self) -> dict[str, int]:
+        """Per experiment id: how many traces it has."""
+
+    # -- the web UI's pages ------------------------------------------------------------
+
+    def runs_page(self, experiment_id: str, filter_string: str | None, order_by: str | None,
+                  metric_keys: Sequence[str], param_keys: Sequence[str], offset: int = 0,
+                  limit: int = 100) -> RunsPage:
+        """One page of an experiment's runs with the chosen columns; raises InvalidFilter."""
+
+    def column_keys(self, experiment_id: str) -> tuple[list[str], list[str]]:
+        """Metric and param keys seen in the experiment's recent runs."""
+
+    def run_rows(self, run_ids: Sequence[str]) -> list[RunRow]:
+        """Runs-table rows for the given runs, in order (unknown ids skipped)."""
+
+    def traces_page(self, experiment_id: str | None, filter_string: str | None = None,
+                    order_by: str | None = None, run_id: str | None = None, offset: int = 0,
+                    limit: int = 100) -> tuple[list[dict[str, Any]], int]:
+        """A page of trace summaries and the total matching; raises InvalidFilter."""
