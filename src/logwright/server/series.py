@@ -17,7 +17,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from typing import Any
 
-from logwright.store.sqlite import SqliteStore
+from logwright.store.base import Store
 
 _logger = logging.getLogger(__name__)
 
@@ -75,12 +75,9 @@ def _numpy() -> Any:
     return numpy
 
 
-def _read_numpy(np: Any, store: SqliteStore, run_id: str, key: str) -> tuple[Any, Any, Any]:
-    """The series as numpy arrays, from the little-endian chunks of ``metric_chunks``."""
-    rows = store.read_db().execute(
-        "SELECT steps, vals, timestamps FROM metric_chunks WHERE run_id = ? AND key = ? ORDER BY seq",
-        (run_id, key),
-    ).fetchall()
+def _read_numpy(np: Any, store: Store, run_id: str, key: str) -> tuple[Any, Any, Any]:
+    """The series as numpy arrays, from the store's little-endian chunks."""
+    rows = store.get_metric_blobs(run_id, key)
     steps = np.frombuffer(b"".join(r[0] for r in rows), dtype="<i8")
     vals = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f8")
     stamps = np.frombuffer(b"".join(r[2] for r in rows), dtype="<i8")
@@ -117,7 +114,7 @@ def downsample_numpy(np: Any, steps: Any, vals: Any, stamps: Any, lo: int, hi: i
 
 
 def metric_series(
-    store: SqliteStore,
+    store: Store,
     run_id: str,
     key: str,
     max_points: int = DEFAULT_MAX_POINTS,

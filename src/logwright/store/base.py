@@ -190,6 +190,9 @@ class Store(Protocol):
     def get_metric_series(self, run_id: str, key: str) -> tuple[array, array, array]:
         """(steps, values, timestamps) arrays of a metric, by step then time."""
 
+    def get_metric_blobs(self, run_id: str, key: str) -> list[tuple[bytes, bytes, bytes]]:
+        """A metric's stored chunks as little-endian (int64 steps, float64 values, int64 ms) blobs."""
+
     def metric_keys(self, run_id: str) -> list[str]:
         """Keys of every metric the run has."""
 

@@ -87,11 +87,9 @@ def show_command(args: argparse.Namespace) -> int:
         trace_id = args.trace_id
         found = read_trace(client.store, trace_id)
         if found is None:
-            rows = client.store.read_db().execute(
-                "SELECT trace_id FROM traces WHERE trace_id LIKE ? LIMIT 2", (trace_id + "%",)
-            ).fetchall()
-            if len(rows) == 1:
-                found = read_trace(client.store, rows[0][0])
+            ids = client.store.trace_ids_like(trace_id, limit=2)
+            if len(ids) == 1:
+                found = read_trace(client.store, ids[0])
     except LogwrightError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

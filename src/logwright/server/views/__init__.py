@@ -1,5 +1,8 @@
 """One module per page. Each has ``TEMPLATE`` and ``data(request) -> dict``; the app
-serves that data as HTML (through the template) and as JSON under ``/api/``."""
+serves that data as HTML (through the template) and as JSON under ``/api/``.
+
+A page whose data holds a ``filter_error`` (the filter or order clause was refused)
+is served with status 400, the message shown beside the filter box."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from starlette.responses import JSONResponse
 
 from logwright.client import Client
 from logwright.entities import Experiment
-from logwright.exceptions import ExperimentNotFound
+from logwright.exceptions import ExperimentNotFound, InvalidFilter
 from logwright.server.formatting import jsonable
 
 
@@ -42,6 +45,24 @@ def experiment_of(request: Request) -> tuple[Client, Experiment]:
         return client, client.store.get_experiment(exp_id)
     except (ExperimentNotFound, ValueError):
         raise not_found(f"experiment {exp_id!r}") from None
+
+
+# What a search can raise for a filter it cannot run: InvalidFilter from the store; the
+# rest only from a store that lets a parser or driver error through (answered the same).
+FILTER_ERRORS = (InvalidFilter, OverflowError, RecursionError, ValueError)
+
+
+def filter_error(exc: Exception, text: str) -> dict[str, Any]:
+    """The ``filter_error`` a page shows: ``message``, ``position`` and ``text``."""
+    if isinstance(exc, InvalidFilter):
+        return {"message": str(exc).split("\n")[0], "position": exc.position, "text": exc.text}
+    return {"message": f"the filter cannot be run ({type(exc).__name__})", "position": 0, "text": text}
+
+
+def store_location(client: Client) -> str:
+    """Where the client's store lives, for display."""
+    store = client.store
+    return str(getattr(store, "location", None) or getattr(store, "db_path", ""))
 
 
 def bad_request(detail: str) -> HTTPException:

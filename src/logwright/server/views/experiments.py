@@ -7,12 +7,12 @@ from typing import Any
 from starlette.requests import Request
 
 from logwright.server import queries
-from logwright.server.views import client_of
+from logwright.server.views import client_of, store_location
 
 TEMPLATE = "experiments.html"
 
 
 def data(request: Request) -> dict[str, Any]:
     """``experiments``: id, name, description, run_count, trace_count, last_activity (ms)."""
-    store = client_of(request).store
-    return {"experiments": queries.experiments(store), "store": store.db_path}
+    client = client_of(request)
+    return {"experiments": queries.experiments(client.store), "store": store_location(client)}

@@ -12,9 +12,8 @@ from typing import Any
 
 from starlette.requests import Request
 
-from logwright.exceptions import InvalidFilter
-from logwright.server import queries
-from logwright.server.views import experiment_of, int_arg, list_arg, page_url
+from logwright.server.queries import RunsPage
+from logwright.server.views import FILTER_ERRORS, experiment_of, filter_error, int_arg, list_arg, page_url
 
 TEMPLATE = "runs.html"
 _DEFAULT_METRICS = 5
@@ -50,7 +49,7 @@ def data(request: Request) -> dict[str, Any]:
     """
     client, experiment = experiment_of(request)
     exp_id = experiment.experiment_id
-    all_metrics, all_params = queries.column_keys(client.store, exp_id)
+    all_metrics, all_params = client.store.column_keys(exp_id)
     metric_cols, param_cols = _columns(request, all_metrics, all_params)
     filter_string = request.query_params.get("filter", "").strip()
     order = request.query_params.get("order", "").strip()
@@ -58,12 +57,12 @@ def data(request: Request) -> dict[str, Any]:
     page = int_arg(request, "page", 1, 1)
     error = None
     try:
-        result = queries.runs_page(
-            client.store, exp_id, filter_string, order, metric_cols, param_cols, (page - 1) * size, size
+        result = client.store.runs_page(
+            exp_id, filter_string, order, metric_cols, param_cols, (page - 1) * size, size
         )
-    except InvalidFilter as exc:
-        error = {"message": str(exc).split("\n")[0], "position": exc.position, "text": exc.text}
-        result = queries.RunsPage([], 0, 0, size, False)
+    except FILTER_ERRORS as exc:
+        error = filter_error(exc, filter_string)
+        result = RunsPage([], 0, 0, size, False)
     pages = max(1, math.ceil(result.total / size))
     sortable = ["name", "status", "start_time", "duration"]
     sortable += [f"metrics.`{k}`" for k in metric_cols] + [f"params.`{k}`" for k in param_cols]

@@ -7,9 +7,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from logwright.exceptions import InvalidFilter
-from logwright.server import queries
-from logwright.server.views import experiment_of, int_arg, page_url
+from logwright.server.views import FILTER_ERRORS, experiment_of, filter_error, int_arg, page_url
 
 TEMPLATE = "traces.html"
 
@@ -24,9 +22,9 @@ def data(request: Request) -> dict[str, Any]:
     page = int_arg(request, "page", 1, 1)
     error = None
     try:
-        rows, total = queries.traces_page(client.store, exp_id, filter_string, order, None, (page - 1) * size, size)
-    except InvalidFilter as exc:
-        error = {"message": str(exc).split("\n")[0], "position": exc.position, "text": exc.text}
+        rows, total = client.store.traces_page(exp_id, filter_string, order, None, (page - 1) * size, size)
+    except FILTER_ERRORS as exc:
+        error = filter_error(exc, filter_string)
         rows, total = [], 0
     pages = max(1, math.ceil(total / size))
     return {
