@@ -14,12 +14,13 @@ import json
 import logging
 import os
 import platform
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from logwright.artifacts._fs import Folder
 
 _logger = logging.getLogger(__name__)
 
@@ -127,6 +128,96 @@ def _example_json(example: Any) -> Any:
     return example
 
 
+MAX_MODEL_NAME = 234
+"""Longest model name: the run tag ``logwright.model.<name>`` must fit the 250-character key limit."""
+
+
+def check_model_name(name: object) -> str:
+    """Return ``name`` if it is a legal model name, else raise naming it.
+
+    Legal: a relative path of ``/``-separated segments (``"model"``, ``"models/clf"``),
+    at most 234 characters, each segment non-empty, not ``.`` or ``..`` and at most
+    255 bytes, without control characters, lone surrogates, backslashes or the
+    reserved ``.logwright-`` prefix.
+
+    Raises:
+        TypeError: ``name`` is not a string (None included).
+        ValueError: ``name`` is not a legal model name; the message names it.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"model name must be a string like 'model', got {type(name).__name__}: {name!r:.80}")
+    bad = _model_name_problem(name)
+    if bad:
+        raise ValueError(f"model name {name!r:.300} is illegal: {bad}")
+    return name
+
+
+def _model_name_problem(name: str) -> str | None:
+    if not name:
+        return "it must not be empty"
+    if len(name) > MAX_MODEL_NAME:
+        return f"it is {len(name)} characters; the limit is {MAX_MODEL_NAME}"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "it contains a control character"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "it contains a lone surrogate (not valid Unicode)"
+    if "\\" in name or ":" in name[:3]:
+        return "use '/' to nest folders; '\\' and drive letters are not allowed"
+    if name.startswith("/"):
+        return "it must be a path relative to the run's artifact folder, not absolute"
+    for seg in name.split("/"):
+        if seg in ("", ".", ".."):
+            return "it must be a relative path whose segments are not empty, '.' or '..'"
+        if seg.startswith(".logwright-"):
+            return "names starting with '.logwright-' are reserved"
+        if len(seg.encode("utf-8")) > 255:
+            return f"segment {seg[:20]!r}... is over 255 bytes"
+    return None
+
+
+def _is_model_folder(path: str) -> bool:
+    """True for a folder a model may replace: a logged model (holds MODEL.json) or empty."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return False
+    if not names:
+        return True
+    meta = os.path.join(path, METADATA_FILE)
+    return os.path.isfile(meta) and not os.path.islink(meta)
+
+
+def _save(chosen: Any, model: Any, staging: Folder, rid: str, name: str, input_example: Any,
+          signature: dict[str, Any] | None, kwargs: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    """Save the model and MODEL.json into ``staging``; returns (record, signature)."""
+    meta = chosen.save(model, staging.path, input_example=input_example, **kwargs) or {}
+    output = meta.pop("_example_output", None)
+    if signature is None and input_example is not None:
+        signature = infer_signature(input_example, output)
+    if input_example is not None:
+        example = json.dumps(_example_json(input_example), default=str).encode()
+        staging.write_new("input_example.json", lambda fh: fh.write(example))
+    from logwright import __version__
+
+    record = {
+        "flavour": chosen.name,
+        "run_id": rid,
+        "artifact_path": name,
+        "created": int(time.time() * 1000),
+        "python_version": platform.python_version(),
+        "logwright_version": __version__,
+        "signature": signature,
+        "input_example": "input_example.json" if input_example is not None else None,
+        "requirements": chosen.requirements(),
+        **meta,
+    }
+    text = json.dumps(record, indent=2, default=str).encode()
+    staging.write_new(METADATA_FILE, lambda fh: fh.write(text))
+    return record, signature
+
+
 def log_model(
     model: Any,
     name: str = "model",
@@ -142,47 +233,29 @@ def log_model(
     versions, signature, input example, requirements). The signature is inferred from
     ``input_example`` (and the flavour's prediction on it) when not given.
 
+    The name is checked before anything is touched (:func:`check_model_name`). The
+    model is saved into a hidden folder beside its destination and renamed into
+    place only once complete, so a failing save leaves nothing behind. Logging a
+    model again under the same name in the same run replaces the earlier model (the
+    old folder is removed only after the new one is in place); a name held by other
+    artifacts (a file, or a folder without MODEL.json) is refused with FileExistsError.
+
     Returns:
         ModelInfo whose ``model_uri`` (``runs:/<run_id>/<name>``) :func:`load_model` takes.
+
+    Raises:
+        TypeError: ``name`` is not a string, or no flavour can log ``model``.
+        ValueError: ``name`` is illegal, or escapes the run folder through a symbolic link.
+        FileExistsError: ``name`` is taken by artifacts that are not a model.
     """
     from logwright.fluent import _run_for_logging
 
-    client, rid = _run_for_logging(run_id)
+    name = check_model_name(name)
     chosen = _pick(model, flavour)
+    client, rid = _run_for_logging(run_id)
     repo = client.artifacts(rid)
-    dest = repo.path(name)
-    staging = tempfile.mkdtemp(prefix="logwright-model-")
-    try:
-        meta = chosen.save(model, staging, input_example=input_example, **kwargs) or {}
-        if signature is None and input_example is not None:
-            output = meta.pop("_example_output", None)
-            signature = infer_signature(input_example, output)
-        meta.pop("_example_output", None)
-        if input_example is not None:
-            with open(os.path.join(staging, "input_example.json"), "w") as fh:
-                json.dump(_example_json(input_example), fh, default=str)
-        from logwright import __version__
-
-        record = {
-            "flavour": chosen.name,
-            "run_id": rid,
-            "artifact_path": name,
-            "created": int(time.time() * 1000),
-            "python_version": platform.python_version(),
-            "logwright_version": __version__,
-            "signature": signature,
-            "input_example": "input_example.json" if input_example is not None else None,
-            "requirements": chosen.requirements(),
-            **meta,
-        }
-        with open(os.path.join(staging, METADATA_FILE), "w") as fh:
-            json.dump(record, fh, indent=2, default=str)
-        if os.path.exists(dest):
-            shutil.rmtree(dest)
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        shutil.move(staging, dest)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with repo.staged_dir(name, _is_model_folder) as staging:
+        record, signature = _save(chosen, model, staging, rid, name, input_example, signature, kwargs)
     client.set_tags(rid, {f"logwright.model.{name}": chosen.name})
     return ModelInfo(f"runs:/{rid}/{name}", rid, name, chosen.name, signature, record)
 
