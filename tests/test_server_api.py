@@ -32,7 +32,7 @@ def sample(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(sample):
-    return TestClient(create_app(sample[0]))
+    return TestClient(create_app(sample[0]), base_url="http://localhost")
 
 
 @pytest.fixture
@@ -263,5 +263,8 @@ def test_cli_registers_ui_command(monkeypatch):
     ui_cli.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["--store", "/tmp/x", "ui"])
     assert (args.store, args.host, args.port, args.func) == ("/tmp/x", "127.0.0.1", 5000, ui_cli.ui_command)
-    args = parser.parse_args(["ui", "--store", "/tmp/y", "--port", "8123", "--host", "0.0.0.0"])
+    assert args.allowed_hosts == []
+    args = parser.parse_args(["ui", "--store", "/tmp/y", "--port", "8123", "--host", "0.0.0.0",
+                              "--allowed-host", "ui.example.org", "--allowed-host", "*.corp.example"])
     assert (args.store, args.host, args.port) == ("/tmp/y", "0.0.0.0", 8123)
+    assert args.allowed_hosts == ["ui.example.org", "*.corp.example"]

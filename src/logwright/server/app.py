@@ -9,32 +9,32 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
-from starlette.routing import Mount, Route
+from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from logwright.client import Client
+from logwright.exceptions import ExperimentNotFound, InvalidFilter, LogwrightError, RunNotFound, TraceNotFound
 from logwright.server import formatting
+from logwright.server.guard import CSP, Guard, HostPolicy, add_safety_headers
 from logwright.server.views import JSON, artifacts, compare, experiments, metrics, run, runs, trace, traces
 
 _logger = logging.getLogger(__name__)
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-# No inline script may run: our own JS is in /static, page data travels in
-# <script type="application/json"> blocks, which browsers never execute.
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-)
+
 
 
 def _templates() -> Jinja2Templates:
@@ -49,18 +49,28 @@ def _templates() -> Jinja2Templates:
     return Jinja2Templates(env=env)
 
 
+def _status(data: Any) -> int:
+    """400 for a page whose filter or order clause was refused (shown on the page), else 200."""
+    return 400 if isinstance(data, dict) and data.get("filter_error") else 200
+
+
 def _html_endpoint(view: ModuleType) -> Callable[[Request], Response]:
     def endpoint(request: Request) -> Response:
         data = view.data(request)
         templates: Jinja2Templates = request.app.state.templates
-        return templates.TemplateResponse(request, view.TEMPLATE, {"d": data}, headers={"Content-Security-Policy": CSP})
+        return templates.TemplateResponse(request, view.TEMPLATE, {"d": data}, status_code=_status(data),
+                                          headers={"Content-Security-Policy": CSP})
 
     return endpoint
 
 
 def _json_endpoint(view: ModuleType) -> Callable[[Request], Response]:
     def endpoint(request: Request) -> Response:
-        return JSON(view.data(request))
+        data = view.data(request)
+        status = _status(data)
+        if status != 200:  # every 4xx answer of the API carries ``error`` and ``status``
+            data = {**data, "error": data["filter_error"]["message"], "status": status}
+        return JSON(data, status_code=status)
 
     return endpoint
 
@@ -72,18 +82,61 @@ def _plotly_js(request: Request) -> Response:
     return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
 
 
-def _error(request: Request, exc: Exception) -> Response:
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
-    if status == 500:
-        _logger.exception("logwright ui: error serving %s", request.url.path, exc_info=exc)
+def render_error(request: Request, status: int, detail: str) -> Response:
+    """An error response: JSON ``{error, status}`` under ``/api/``, else the error page."""
     if request.url.path.startswith("/api/"):
-        return JSON({"error": detail, "status": status}, status_code=status)
-    templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(
-        request, "error.html", {"d": {"status": status, "detail": detail}}, status_code=status,
-        headers={"Content-Security-Policy": CSP},
-    )
+        response: Response = JSON({"error": detail, "status": status}, status_code=status)
+    else:
+        templates: Jinja2Templates = request.app.state.templates
+        response = templates.TemplateResponse(
+            request, "error.html", {"d": {"status": status, "detail": detail}}, status_code=status,
+        )
+    add_safety_headers(response.headers)  # errors of the outermost layer skip the Guard
+    return response
+
+
+def _slash_redirect(request: Request) -> Response | None:
+    """A relative redirect from ``/path/`` to ``/path`` when that is a page (never echoes Host)."""
+    path = request.url.path
+    if request.method not in ("GET", "HEAD") or path == "/" or not path.endswith("/"):
+        return None
+    target = path.rstrip("/")
+    if not target or target.startswith(("//", "/\\")):
+        return None
+    scope = {**request.scope, "path": target}
+    if not any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+        return None
+    location = request.scope.get("root_path", "") + quote(target, safe="/:@!$&'()*+,;=-._~")
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return RedirectResponse(location + ("?" + query if query else ""), status_code=307)
+
+
+def _status_of(exc: LogwrightError) -> int:
+    if isinstance(exc, (RunNotFound, ExperimentNotFound, TraceNotFound)):
+        return 404
+    if isinstance(exc, InvalidFilter):
+        return 400
+    return 503  # StoreError: the store is unreadable, vanished or locked; not the request's fault
+
+
+def _error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        status, detail = exc.status_code, str(exc.detail)
+    elif isinstance(exc, LogwrightError):
+        status, detail = _status_of(exc), str(exc).split("\n")[0]
+        if status == 503:
+            detail = f"the store cannot be read: {detail}"
+    elif isinstance(exc, sqlite3.Error):  # a store that let a database error through
+        status, detail = 503, f"the store cannot be read: {exc}"
+    else:
+        status, detail = 500, "internal error"
+    if status == 404:
+        redirect = _slash_redirect(request)
+        if redirect is not None:
+            return redirect
+    if status >= 500:
+        _logger.error("logwright ui: error serving %s", request.url.path, exc_info=exc)
+    return render_error(request, status, detail)
 
 
 _PAGES: list[tuple[str, ModuleType]] = [
@@ -97,15 +150,22 @@ _PAGES: list[tuple[str, ModuleType]] = [
 ]
 
 
-def create_app(tracking_uri: str | None = None) -> Starlette:
+def create_app(tracking_uri: str | None = None, allowed_hosts: Sequence[str] | None = None) -> Starlette:
     """The read-only web UI over the store at ``tracking_uri`` (None: the current one).
 
     Args:
         tracking_uri: a store folder or ``sqlite:///file.db``; None uses
             ``LOGWRIGHT_TRACKING_URI`` or ``./logwright-runs``.
+        allowed_hosts: Host header values the app answers besides ``localhost``,
+            ``127.0.0.1`` and ``::1`` (any port): names or addresses, ``*.example.com``,
+            ``0.0.0.0``/``::`` for any IP address, ``*`` for any host
+            (see :class:`~logwright.server.guard.HostPolicy`). Other hosts get 400.
 
     Returns:
         A Starlette app to serve with any ASGI server (``logwright ui`` uses uvicorn).
+
+    Raises:
+        ValueError: an ``allowed_hosts`` entry is not a host name, address or pattern.
     """
     routes: list[Any] = []
     for path, view in _PAGES:
@@ -120,7 +180,11 @@ def create_app(tracking_uri: str | None = None) -> Starlette:
         Route("/static/plotly.min.js", _plotly_js, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=os.path.join(_HERE, "static")), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _error, Exception: _error})
+    guard = Middleware(Guard, policy=HostPolicy(allowed_hosts), render_error=render_error)
+    app = Starlette(routes=routes, middleware=[guard],
+                    exception_handlers={HTTPException: _error, LogwrightError: _error, sqlite3.Error: _error,
+                                        Exception: _error})
+    app.router.redirect_slashes = False  # _slash_redirect answers with a relative Location instead
     app.state.client = Client(tracking_uri)
     app.state.templates = _templates()
     return app

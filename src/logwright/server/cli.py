@@ -32,8 +32,38 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=5000, help="port (default 5000; 0 picks a free one)")
+    parser.add_argument("--allowed-host", dest="allowed_hosts", action="append", default=[], metavar="NAME",
+                        help="also answer requests for this Host name (repeatable): a reverse proxy's or DNS "
+                             "name, '*.example.com' for a domain, '*' to turn the Host check off. "
+                             "Default: only localhost, 127.0.0.1, [::1] and the --host value")
     parser.set_defaults(func=ui_command)
     return parser
+
+
+def allowed_hosts(bind_host: str, extra: list[str]) -> list[str]:
+    """The Host names the UI answers to when bound to ``bind_host``, besides the loopback names.
+
+    Bound to a wildcard address (``0.0.0.0``, ``::``) it answers to any IP address of
+    the machine and to its host name; other names (DNS names, a reverse proxy's) must
+    be given with ``--allowed-host``.
+
+    Args:
+        bind_host: the ``--host`` value.
+        extra: the ``--allowed-host`` values.
+
+    Returns:
+        Entries for :func:`logwright.server.app.create_app`'s ``allowed_hosts``.
+    """
+    import socket
+
+    from logwright.server.guard import WILDCARD_BINDS, normalize_host
+
+    hosts = [bind_host, *extra]
+    if bind_host in WILDCARD_BINDS:
+        name = socket.gethostname()
+        if normalize_host(name) is not None:
+            hosts.append(name)
+    return hosts
 
 
 def ui_command(args: argparse.Namespace) -> int:
@@ -46,7 +76,11 @@ def ui_command(args: argparse.Namespace) -> int:
         print(f"logwright ui needs the ui extra: pip install 'logwright[ui]' ({exc})", file=sys.stderr)
         return 1
     store = getattr(args, "store", None) or os.environ.get("LOGWRIGHT_TRACKING_URI")
-    app = create_app(store)
+    try:
+        app = create_app(store, allowed_hosts=allowed_hosts(args.host, getattr(args, "allowed_hosts", None) or []))
+    except ValueError as exc:
+        print(f"logwright ui: {exc}", file=sys.stderr)
+        return 2
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
     server = uvicorn.Server(config)
     host = f"[{args.host}]" if ":" in args.host else args.host

@@ -15,7 +15,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import logwright
@@ -31,8 +31,13 @@ _PNG = base64.b64decode(
 
 
 @contextlib.contextmanager
-def serve(uri: str) -> Iterator[str]:
-    """Serve the UI for store ``uri`` on a free 127.0.0.1 port in a thread; yields its URL."""
+def serve(uri: str, allowed_hosts: Sequence[str] | None = None) -> Iterator[str]:
+    """Serve the UI for store ``uri`` on a free 127.0.0.1 port in a thread; yields its URL.
+
+    Args:
+        uri: the store.
+        allowed_hosts: passed to :func:`~logwright.server.app.create_app`.
+    """
     import socket
     import threading
 
@@ -43,7 +48,7 @@ def serve(uri: str) -> Iterator[str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(uri), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(uri, allowed_hosts), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.time() + 15

@@ -43,7 +43,7 @@ def experiment_of(request: Request) -> tuple[Client, Experiment]:
     exp_id = request.path_params["experiment_id"]
     try:
         return client, client.store.get_experiment(exp_id)
-    except (ExperimentNotFound, ValueError):
+    except (ExperimentNotFound, ValueError, OverflowError):
         raise not_found(f"experiment {exp_id!r}") from None
 
 
