@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
 
 from starlette.requests import Request
@@ -13,22 +14,46 @@ from starlette.responses import Response, StreamingResponse
 from logwright.client import Client
 from logwright.server import series as _series
 from logwright.server.formatting import fmt_number
-from logwright.server.views import JSON, bad_request, client_of, int_arg, list_arg, not_found
+from logwright.server.views import JSON, bad_request, client_of, list_arg, not_found
 
 MAX_COMPARE_RUNS = 20
 
 
+_STEP_MIN, _STEP_MAX = -(2**63), 2**63 - 1  # steps are int64
+_MIN_POINTS, _MAX_POINTS = 10, 20000
+
+
 def _window(request: Request) -> tuple[int | None, int | None]:
+    """The ``start``/``end`` step window: finite numbers, clamped to the int64 step range (else 400)."""
+
     def one(name: str) -> int | None:
         raw = request.query_params.get(name)
         if raw in (None, ""):
             return None
         try:
-            return math.floor(float(raw)) if name == "start" else math.ceil(float(raw))
+            value = float(raw)
         except ValueError:
-            raise bad_request(f"{name} must be a number, got {raw!r}") from None
+            raise bad_request(f"{name} must be a number, got {raw[:40]!r}") from None
+        if not math.isfinite(value):
+            raise bad_request(f"{name} must be a finite number, got {raw[:40]!r}")
+        step = math.floor(value) if name == "start" else math.ceil(value)
+        return max(_STEP_MIN, min(_STEP_MAX, step))
 
     return one("start"), one("end")
+
+
+def _max_points(request: Request) -> int:
+    """``max_points``: an integer from 10 to 20000 (default 2000), else 400."""
+    raw = request.query_params.get("max_points")
+    if raw in (None, ""):
+        return _series.DEFAULT_MAX_POINTS
+    try:
+        value = int(raw) if len(raw) <= 20 else None
+    except ValueError:
+        value = None
+    if value is None or not _MIN_POINTS <= value <= _MAX_POINTS:
+        raise bad_request(f"max_points must be a whole number from {_MIN_POINTS} to {_MAX_POINTS}, got {raw[:40]!r}")
+    return value
 
 
 def _metric_of(request: Request) -> tuple[Client, str, str]:
@@ -47,7 +72,7 @@ def series(request: Request) -> Response:
     """``/api/runs/{run_id}/metric?key=K[&max_points=N&start=S&end=E]``: one chart curve."""
     client, run_id, key = _metric_of(request)
     start, end = _window(request)
-    points = int_arg(request, "max_points", _series.DEFAULT_MAX_POINTS, 10, 20000)
+    points = _max_points(request)
     data = _series.metric_series(client.store, run_id, key, points, start, end)
     return JSON({"run_id": run_id, "key": key, **data})
 
@@ -60,7 +85,7 @@ def multi_series(request: Request) -> Response:
     if not key or not run_ids:
         raise bad_request("runs and key are required")
     start, end = _window(request)
-    points = int_arg(request, "max_points", _series.DEFAULT_MAX_POINTS, 10, 20000)
+    points = _max_points(request)
     curves = []
     for run_id in run_ids:
         data = _series.metric_series(client.store, run_id, key, points, start, end)
@@ -76,6 +101,8 @@ def _csv_chunks(steps: Sequence[int], vals: Sequence[float], stamps: Sequence[in
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["step", "value", "timestamp"])
+    if not len(steps):
+        yield buf.getvalue()
     for start in range(0, len(steps), 20000):
         end = start + 20000
         writer.writerows(zip(steps[start:end], map(_csv_cell, vals[start:end]), stamps[start:end], strict=True))
@@ -84,10 +111,19 @@ def _csv_chunks(steps: Sequence[int], vals: Sequence[float], stamps: Sequence[in
         buf.truncate()
 
 
+def _safe_name(text: str) -> str:
+    """``text`` reduced to ASCII letters, digits and ``-_.`` (a header-safe file name part)."""
+    return "".join(c if (c.isascii() and c.isalnum()) or c in "-_." else "_" for c in text)
+
+
 def csv_download(request: Request) -> Response:
-    """``/runs/{run_id}/metric.csv?key=K``: every point of a metric as step,value,timestamp."""
+    """``/runs/{run_id}/metric.csv?key=K[&start=S&end=E]``: the metric's points as step,value,timestamp."""
     client, run_id, key = _metric_of(request)
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
-    headers = {"Content-Disposition": f'attachment; filename="{run_id[:8]}-{safe}.csv"'}
+    start, end = _window(request)
+    headers = {"Content-Disposition": f'attachment; filename="{_safe_name(run_id[:8])}-{_safe_name(key)}.csv"'}
     steps, vals, stamps = client.store.get_metric_series(run_id, key)
+    lo = 0 if start is None else bisect_left(steps, start)
+    hi = len(steps) if end is None else max(lo, bisect_right(steps, end))
+    if (lo, hi) != (0, len(steps)):
+        steps, vals, stamps = steps[lo:hi], vals[lo:hi], stamps[lo:hi]
     return StreamingResponse(_csv_chunks(steps, vals, stamps), media_type="text/csv", headers=headers)
