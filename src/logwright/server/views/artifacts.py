@@ -76,16 +76,36 @@ def _preview(rel: str, full: str) -> dict[str, Any]:
         try:
             out["text"] = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
             return out
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deeply to reformat
             out["kind"] = "text"
     if kind == "csv":
         delimiter = "\t" if rel.lower().endswith(".tsv") else ","
-        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-        out["header"], out["rows"] = (rows[0] if rows else []), rows[1 : CSV_ROWS + 1]
-        out["truncated"] = out["truncated"] or len(rows) > CSV_ROWS + 1
-        return out
+        try:
+            rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+        except csv.Error:  # NUL bytes, a field over the csv module's size limit: shown as text
+            out["kind"] = "text"
+        else:
+            out["header"], out["rows"] = (rows[0] if rows else []), rows[1 : CSV_ROWS + 1]
+            out["truncated"] = out["truncated"] or len(rows) > CSV_ROWS + 1
+            return out
     out["text"] = text
     return out
+
+
+def _safe_preview(rel: str, full: str) -> dict[str, Any]:
+    """:func:`_preview`, or a preview of kind ``error`` saying why the file cannot be read."""
+    try:
+        return _preview(rel, full)
+    except OSError as exc:
+        return {"kind": "error", "size": None, "truncated": False,
+                "error": f"cannot read this file: {exc.strerror or exc}"}
+
+
+def _safe_list(repo: Any, rel: str) -> list[Any]:
+    try:
+        return repo.list(rel)
+    except (OSError, ValueError):
+        return []
 
 
 def _crumbs(rel: str) -> list[dict[str, str]]:
@@ -99,10 +119,10 @@ def data(request: Request) -> dict[str, Any]:
     run_id = request.path_params["run_id"]
     out: dict[str, Any] = {"run_id": run_id, "path": rel, "crumbs": _crumbs(rel), "entries": [], "file": None}
     if os.path.isdir(full) or not rel:
-        out["entries"] = repo.list(rel)
+        out["entries"] = _safe_list(repo, rel)
     elif os.path.isfile(full):
-        out["file"] = _preview(rel, full)
-        out["entries"] = repo.list(os.path.dirname(rel))
+        out["file"] = _safe_preview(rel, full)
+        out["entries"] = _safe_list(repo, os.path.dirname(rel))
         out["parent"] = os.path.dirname(rel)
     else:
         raise not_found(f"artifact {rel!r}")
@@ -112,7 +132,7 @@ def data(request: Request) -> dict[str, Any]:
 def raw(request: Request) -> Response:
     """The artifact file itself; ``?download=1`` asks the browser to save it."""
     _, rel, full = _repo_and_path(request)
-    if not os.path.isfile(full):
+    if not os.path.isfile(full) or not os.access(full, os.R_OK):
         raise not_found(f"artifact {rel!r}")
     media = mimetypes.guess_type(full)[0] or "application/octet-stream"
     if os.path.splitext(full)[1].lower() in _TEXT:

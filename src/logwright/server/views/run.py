@@ -10,11 +10,11 @@ from starlette.requests import Request
 
 from logwright.exceptions import RunNotFound
 from logwright.models import METADATA_FILE
-from logwright.server import queries
 from logwright.server.views import client_of, not_found
 
 TEMPLATE = "run.html"
 _MODEL_SEARCH_DEPTH = 2
+_MODEL_JSON_MAX = 4 * 1024 * 1024
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
@@ -40,33 +40,87 @@ def _model_dirs(root: str) -> list[str]:
             found.append(rel)
             continue
         if depth < _MODEL_SEARCH_DEPTH:
-            with os.scandir(folder) as entries:
-                stack += [(os.path.join(rel, e.name), depth + 1) for e in entries if e.is_dir()]
+            try:
+                with os.scandir(folder) as entries:
+                    stack += [(os.path.join(rel, e.name), depth + 1) for e in entries if e.is_dir()]
+            except OSError:  # unreadable folder: no model cards from it
+                continue
     return sorted(found)
+
+
+def _read_metadata(root: str, rel: str) -> tuple[Any, str | None]:
+    """The parsed MODEL.json of a model folder, or (None, why it cannot be shown)."""
+    path = os.path.join(root, rel, METADATA_FILE)
+    real_root = os.path.realpath(root)
+    if not os.path.realpath(path).startswith(real_root + os.sep):
+        return None, f"{METADATA_FILE} points outside the run's artifact folder"
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(_MODEL_JSON_MAX + 1)
+    except OSError as exc:
+        return None, f"cannot read {METADATA_FILE}: {exc.strerror or exc}"
+    if len(raw) > _MODEL_JSON_MAX:
+        return None, f"{METADATA_FILE} is over {_MODEL_JSON_MAX // 1024 // 1024} MB"
+    try:
+        meta = json.loads(raw.decode("utf-8", errors="replace"))
+    except (ValueError, RecursionError):
+        return None, f"{METADATA_FILE} is not valid JSON"
+    if not isinstance(meta, dict):
+        return None, f"{METADATA_FILE} holds a JSON {type(meta).__name__}, not an object"
+    return meta, None
+
+
+def _text(value: Any) -> str | None:
+    """A scalar shown as text; None for missing values and containers."""
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return str(value)
+
+
+def _signature(value: Any) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        return None
+    return {"inputs": value.get("inputs"), "outputs": value.get("outputs")}
+
+
+def _requirements(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(v) for v in value if isinstance(v, (str, int, float))]
+    return []
+
+
+def model_card(root: str, rel: str) -> dict[str, Any]:
+    """What the run page shows of one model folder: every field it can read, each of the
+    expected type (a malformed MODEL.json gives a card with ``error`` set, never an exception)."""
+    meta, error = _read_metadata(root, rel)
+    meta = meta or {}
+    return {
+        "path": rel,
+        "error": error,
+        "flavour": _text(meta.get("flavour")),
+        "python_version": _text(meta.get("python_version")),
+        "framework_versions": {str(k): _text(v) for k, v in meta.items()
+                               if str(k).endswith("_version") and _text(v) is not None},
+        "signature": _signature(meta.get("signature")),
+        "requirements": _requirements(meta.get("requirements")),
+        "input_example": meta.get("input_example"),
+        "created": _text(meta.get("created")),
+    }
 
 
 def models(artifact_root: str) -> list[dict[str, Any]]:
     """Model cards of the run: each folder (up to two levels deep) holding MODEL.json."""
-    cards = []
-    for rel in _model_dirs(artifact_root):
-        try:
-            with open(os.path.join(artifact_root, rel, METADATA_FILE)) as fh:
-                meta = json.load(fh)
-        except (OSError, ValueError):
-            continue
-        cards.append(
-            {
-                "path": rel,
-                "flavour": meta.get("flavour"),
-                "python_version": meta.get("python_version"),
-                "framework_versions": {k: v for k, v in meta.items() if k.endswith("_version")},
-                "signature": meta.get("signature"),
-                "requirements": meta.get("requirements") or [],
-                "input_example": meta.get("input_example"),
-                "created": meta.get("created"),
-            }
-        )
-    return cards
+    return [model_card(artifact_root, rel) for rel in _model_dirs(artifact_root)]
+
+
+def _artifact_list(repo: Any) -> tuple[list[Any], str | None]:
+    """The run's top-level artifacts, or ([], why not) when the folder cannot be listed."""
+    try:
+        return repo.list(), None
+    except (OSError, ValueError) as exc:
+        return [], f"cannot list the artifacts: {exc}"
 
 
 def data(request: Request) -> dict[str, Any]:
@@ -79,12 +133,13 @@ def data(request: Request) -> dict[str, Any]:
         raise not_found(f"run {run_id!r}") from None
     keys = client.store.metric_keys(run_id)
     repo = client.artifacts(run_id)
-    children = queries.run_rows(client.store, client.store.child_run_ids(run_id))
-    traces, trace_total = queries.traces_page(client.store, None, run_id=run_id, limit=50)
+    artifact_list, artifacts_error = _artifact_list(repo)
+    children = client.store.run_rows(client.store.child_run_ids(run_id))
+    traces, trace_total = client.store.traces_page(None, run_id=run_id, limit=50)
     experiment = client.store.get_experiment(run.info.experiment_id)
     parent = None
     if run.info.parent_run_id:
-        found = queries.run_rows(client.store, [run.info.parent_run_id])
+        found = client.store.run_rows([run.info.parent_run_id])
         parent = found[0] if found else None
     info = run.info
     return {
@@ -106,7 +161,8 @@ def data(request: Request) -> dict[str, Any]:
         "system_tags": dict(sorted((k, v) for k, v in run.data.tags.items() if k.startswith("logwright."))),
         "context": _flatten("", run.context, {}),
         "inputs": list(run.inputs),
-        "artifacts": repo.list(),
+        "artifacts": artifact_list,
+        "artifacts_error": artifacts_error,
         "models": models(repo.path()),
         "children": children,
         "traces": traces,
