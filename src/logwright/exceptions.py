@@ -64,3 +64,21 @@ class StoreError(LogwrightError):
 
 class StoreVersionError(StoreError):
     """The store was written by a newer logwright than this one."""
+
+
+class InvalidPageToken(LogwrightError, ValueError):
+    """A ``page_token`` that no search returned (garbage, truncated or edited).
+
+    Attributes:
+        token: the token as given.
+    """
+
+    def __init__(self, token: object) -> None:
+        shown = repr(token)
+        if len(shown) > 60:
+            size = f"{len(token):,} characters" if isinstance(token, str) else type(token).__name__
+            shown = f"{shown[:50]}... ({size})"
+        super().__init__(
+            f"invalid page token {shown}: pass the .token of the previous page, or None for the first page"
+        )
+        self.token = token

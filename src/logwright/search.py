@@ -18,24 +18,64 @@ key mean "has the key with another value"; ``IS NULL`` means "has no such key". 
 case-sensitive, ``ILIKE`` is not (ASCII only). ``NOT`` is a true complement.
 
 Identifiers and values never enter the SQL text: every one is a ``?`` parameter.
+
+Limits, each refused with an :class:`~logwright.exceptions.InvalidFilter` that says which:
+a filter (and each ``order_by`` clause) has at most ``MAX_FILTER_LENGTH`` characters,
+``MAX_NESTING`` levels of parentheses and ``NOT``, ``MAX_COMPARISONS`` comparisons and
+``MAX_VALUES`` values (each ``IN`` item counts); ``order_by`` has at most
+``MAX_ORDER_BY`` clauses; a number literal must be within the float range. ``AND`` and
+``OR`` chains are n-ary and are compiled as shallow trees, so the SQL stays within
+SQLite's parser-stack, expression-depth and variable limits; a filter inside the limits
+that would still be too deep for SQLite (only contrived shapes are) is refused as too
+complex. Lone surrogates in a filter become U+FFFD, as they do in logged keys and values.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import numbers
 import re
 import sqlite3
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
-from logwright.exceptions import InvalidFilter
+from logwright.exceptions import InvalidFilter, InvalidPageToken
 
-__all__ = ["compile_run_filter", "compile_run_order_by", "compile_trace_filter", "compile_trace_order_by"]
+__all__ = [
+    "MAX_COMPARISONS",
+    "MAX_FILTER_LENGTH",
+    "MAX_NESTING",
+    "MAX_ORDER_BY",
+    "MAX_RESULTS",
+    "MAX_VALUES",
+    "check_max_results",
+    "compile_run_filter",
+    "compile_run_order_by",
+    "compile_trace_filter",
+    "compile_trace_order_by",
+    "decode_page_token",
+    "encode_page_token",
+]
+
+MAX_FILTER_LENGTH = 10_000
+"""Characters in one filter or one ``order_by`` clause."""
+MAX_NESTING = 50
+"""Levels of parentheses and ``NOT`` inside each other."""
+MAX_COMPARISONS = 1_000
+"""Comparisons (``IS NULL`` included) in one filter."""
+MAX_VALUES = 2_000
+"""Literal values in one filter, each ``IN`` list item counted."""
+MAX_ORDER_BY = 20
+"""Clauses in one ``order_by``."""
+MAX_RESULTS = 1_000_000_000
+"""The largest page size ``check_max_results`` accepts."""
 
 _KEYWORDS = frozenset({"AND", "OR", "NOT", "LIKE", "ILIKE", "IN", "IS", "NULL"})
 _OPERATORS = ("<=", ">=", "<>", "!=", "==", "=", "<", ">")
 _CANONICAL_OP = {"<>": "!=", "==": "="}
-_NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEY = re.compile(r"[A-Za-z0-9_./:-]+")
 _NULLS_LAST = sqlite3.sqlite_version_info >= (3, 30, 0)
@@ -43,6 +83,16 @@ _NULLS_LAST = sqlite3.sqlite_version_info >= (3, 30, 0)
 # exactly the well-formed number literals ('10', '-2', '0.01', '1e-3'), never '10abc'.
 _IS_NUMBER = "value = CAST(value AS NUMERIC)"
 _INT64 = 2**63
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# SQLite parses with a fixed stack of 100 entries (its default build) and refuses
+# expression trees deeper than 1000. In a store's query, beside the costliest comparison
+# (a numeric param test), 72 nesting entries are left (measured with SQLite 3.40; see
+# _Expr.stack); chains are split into groups of _CHUNK so none is deep.
+_STACK_BUDGET = 60
+_HEIGHT_BUDGET = 800
+_LEAF_HEIGHT = 8
+_CHUNK = 32
+_MAX_OFFSET_DIGITS = 18  # page offsets below 10**18: offset + page size fits SQLite's int64
 
 
 @dataclass(frozen=True)
@@ -157,10 +207,19 @@ def _describe(tok: _Token) -> str:
     return "the end of the text" if tok.kind == "end" else repr(tok.text)
 
 
-def _number(text: str) -> int | float:
-    if not any(c in text for c in ".eE") and -_INT64 <= int(text) < _INT64:
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 10]}...{text[-6:]} ({len(text):,} characters)"
+
+
+def _number(text: str, pos: int) -> int | float:
+    """An int when the literal is an integer within int64, else a float; inf is refused."""
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _Problem(f"number {_shorten(text)} is out of range (beyond +-1.8e308)", pos)
+    digits = text.lstrip("-").lstrip("0")
+    if not any(c in text for c in ".eE") and len(digits) <= 19 and -_INT64 <= int(text) < _INT64:
         return int(text)
-    return float(text)
+    return value
 
 
 def _lex_quoted(text: str, i: int) -> tuple[str, int]:
@@ -179,7 +238,7 @@ def _lex_quoted(text: str, i: int) -> tuple[str, int]:
 
 
 def _lex_word(text: str, i: int, target: _Target) -> _Token:
-    word = _WORD.match(text, i).group()
+    word = _WORD.match(text, i).group()  # type: ignore[union-attr]  # checked by _lex_one
     end = i + len(word)
     if not text.startswith(".", end):
         if word.upper() in _KEYWORDS:
@@ -196,6 +255,9 @@ def _lex_word(text: str, i: int, target: _Target) -> _Token:
         match = _KEY.match(text, k)
         key, stop = (match.group(), match.end()) if match else ("", k)
     if not key:
+        if k < len(text) and not text[k].isspace():
+            message = f"unquoted keys are letters, digits and _ . / - :, found {text[k]!r} (quote the key in backticks)"
+            raise _Problem(message, k)
         raise _Problem(f"missing key after {text[i:k]!r}", k)
     return _Token("ident", (prefix, key), i, text[i:stop], k)
 
@@ -209,8 +271,8 @@ def _lex_one(text: str, i: int, target: _Target) -> _Token:
         return _Token("string", value, i, text[i:stop])
     number = _NUMBER.match(text, i)
     if number:
-        return _Token("number", _number(number.group()), i, number.group())
-    if ch.isalpha() or ch == "_":
+        return _Token("number", _number(number.group(), i), i, number.group())
+    if _WORD.match(text, i):
         return _lex_word(text, i, target)
     for op in _OPERATORS:
         if text.startswith(op, i):
@@ -245,19 +307,74 @@ def _resolve(tok: _Token, target: _Target) -> _Field:
     return _Field(f"attribute {name!r}", None, canonical, expr, numeric)
 
 
-def _join(parts: list[tuple[str, list]], word: str) -> tuple[str, list]:
+@dataclass(frozen=True)
+class _Expr:
+    """A compiled boolean expression and what its nesting costs SQLite's parser.
+
+    ``op`` is ``AND`` or ``OR`` for a chain (parenthesized inside another chain or after
+    NOT; ``parts`` holds its operands) and None for a comparison or a NOT. ``stack``
+    counts the parser-stack entries its nesting takes beyond one comparison's own;
+    ``height`` estimates its expression-tree height.
+    """
+
+    sql: str
+    params: list
+    op: str | None = None
+    parts: tuple[_Expr, ...] = ()
+    stack: int = 0
+    height: int = _LEAF_HEIGHT
+
+
+def _join(items: Sequence[_Expr], op: str) -> _Expr:
+    """Joins operands left to right; SQLite parses ``a OR b OR c`` as ``(a OR b) OR c``."""
+    if len(items) == 1:
+        return items[0]
+    texts, params, stack, height = [], [], 0, 0
+    for k, item in enumerate(items):
+        wrap = item.op is not None
+        texts.append(f"({item.sql})" if wrap else item.sql)
+        params.extend(item.params)
+        # The first operand is parsed on an empty stack, the others after "<expr> OP".
+        stack = max(stack, (2 if k else 0) + wrap + item.stack)
+        height = max(height, len(items) - max(k, 1) + item.height)
+    return _Expr(f" {op} ".join(texts), params, op, (), stack, height)
+
+
+def _chain(parts: list[_Expr], op: str) -> _Expr:
+    """An n-ary AND or OR as a shallow tree: the most nested operand first, then the rest.
+
+    Operands that are chains of the same operator are merged. The costliest operand goes
+    first (parsed on an empty stack, one level below the root); the others follow in one
+    parenthesized group, split into groups of ``_CHUNK`` so no chain is deep.
+    """
     if len(parts) == 1:
         return parts[0]
-    return "(" + f" {word} ".join(sql for sql, _ in parts) + ")", [p for _, ps in parts for p in ps]
+    flat = [p for part in parts for p in (part.parts if part.op == op else (part,))]
+    flat.sort(key=lambda e: (e.stack, e.height), reverse=True)  # stable
+    rest = flat[1:]
+    while len(rest) > _CHUNK:
+        rest = [_join(rest[i : i + _CHUNK], op) for i in range(0, len(rest), _CHUNK)]
+    tail = _join(rest, op)
+    return replace(_join([flat[0], tail], op), parts=tuple(flat))
+
+
+def _negate(inner: _Expr) -> _Expr:
+    wrap = inner.op is not None
+    sql = f"NOT ({inner.sql})" if wrap else f"NOT {inner.sql}"
+    return _Expr(sql, inner.params, None, (), 1 + wrap + inner.stack, 1 + inner.height)
 
 
 class _Parser:
-    """Recursive descent over the tokens; each rule returns (SQL, params)."""
+    """Recursive descent over the tokens; each rule returns an :class:`_Expr`."""
 
     def __init__(self, text: str, target: _Target) -> None:
         self.target = target
         self.tokens = _tokenize(text, target)
         self.i = 0
+        self.depth = 0  # enclosing parentheses and NOTs
+        self.negations = 0  # enclosing NOTs
+        self.comparisons = 0
+        self.values = 0
 
     def peek(self) -> _Token:
         return self.tokens[self.i]
@@ -277,58 +394,77 @@ class _Parser:
             self.take()
         return found
 
+    def enter(self, tok: _Token) -> None:
+        """Opens one level of nesting at ``tok`` (a '(' or a NOT)."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise _Problem(f"the filter nests more than {MAX_NESTING} levels of parentheses and NOT", tok.pos)
+
     def parse_filter(self) -> tuple[str, list]:
-        sql, params = self.or_expr()
+        expr = self.or_expr()
         tok = self.peek()
         if _is(tok, "punct", ")"):
             raise _Problem("unbalanced ')': no '(' to close", tok.pos)
         if tok.kind != "end":
             raise _Problem(f"expected AND, OR or the end of the filter, found {tok.text!r}", tok.pos)
-        return f"({sql})", params
+        if expr.stack > _STACK_BUDGET or expr.height > _HEIGHT_BUDGET:
+            raise _Problem("the filter is too complex for SQLite: nest fewer parentheses and NOTs", 0)
+        return f"({expr.sql})", expr.params
 
-    def or_expr(self) -> tuple[str, list]:
+    def or_expr(self) -> _Expr:
         parts = [self.and_expr()]
         while self.skip("OR"):
             parts.append(self.and_expr())
-        return _join(parts, "OR")
+        return _chain(parts, "OR")
 
-    def and_expr(self) -> tuple[str, list]:
+    def and_expr(self) -> _Expr:
         parts = [self.not_expr()]
         while self.skip("AND"):
             parts.append(self.not_expr())
-        return _join(parts, "AND")
+        return _chain(parts, "AND")
 
-    def not_expr(self) -> tuple[str, list]:
-        if not self.skip("NOT"):
+    def not_expr(self) -> _Expr:
+        if not self.at("kw", "NOT"):
             return self.primary()
-        sql, params = self.not_expr()
-        # COALESCE makes NULL (a missing attribute) false first, so NOT is a complement.
-        return f"NOT COALESCE({sql}, 0)", params
+        self.enter(self.take())
+        self.negations += 1
+        inner = self.not_expr()
+        self.negations -= 1
+        self.depth -= 1
+        return _negate(inner)
 
-    def primary(self) -> tuple[str, list]:
+    def primary(self) -> _Expr:
         opening = self.peek()
         if not self.at("punct", "("):
             return self.comparison()
-        self.take()
-        sql, params = self.or_expr()
+        self.enter(self.take())
+        expr = self.or_expr()
         closing = self.take()
         if closing.kind == "end":
             raise _Problem("unbalanced '(': no matching ')'", opening.pos)
         if not _is(closing, "punct", ")"):
             raise _Problem(f"expected ')', AND or OR, found {closing.text!r}", closing.pos)
-        return f"({sql})", params
+        self.depth -= 1
+        return expr
 
-    def comparison(self) -> tuple[str, list]:
+    def comparison(self) -> _Expr:
         tok = self.take()
         if tok.kind != "ident":
             what = "an identifier such as metrics.<key> or params.<key>"
             raise _Problem(f"expected {what}, found {_describe(tok)}", tok.pos)
+        self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            raise _Problem(f"the filter has more than {MAX_COMPARISONS:,} comparisons", tok.pos)
         field = _resolve(tok, self.target)
         op, op_tok = self.operator(tok)
         if op.startswith("IS"):
-            return _null_check(field, present=op == "IS NOT NULL")
+            return _Expr(*_null_check(field, present=op == "IS NOT NULL"))
         values = self.in_list() if op.endswith("IN") else [self.literal(op_tok)]
-        return _predicate(field, op, op_tok, values)
+        sql, params = _predicate(field, op, op_tok, values)
+        if self.negations and field.table is None:
+            # A missing attribute makes the comparison NULL; NOT must see it as false.
+            sql = f"COALESCE({sql}, 0)"
+        return _Expr(sql, params)
 
     def operator(self, ident: _Token) -> tuple[str, _Token]:
         tok = self.take()
@@ -350,6 +486,9 @@ class _Parser:
     def literal(self, after: _Token) -> _Token:
         tok = self.take()
         if tok.kind in ("string", "number"):
+            self.values += 1
+            if self.values > MAX_VALUES:
+                raise _Problem(f"the filter has more than {MAX_VALUES:,} values (IN items count one each)", tok.pos)
             return tok
         hint = " (quote strings)" if tok.kind == "ident" else ""
         if _is(tok, "kw", "NULL"):
@@ -436,14 +575,31 @@ def _as_number(field: _Field, tok: _Token) -> int | float:
         return tok.value
     text = str(tok.value).strip()
     if field.table is None and _NUMBER.fullmatch(text):  # a quoted id, as MLflow writes them
-        return _number(text)
+        return _number(text, tok.pos)
     raise _Problem(f"{field.label} is numeric and cannot be compared with {tok.text}", tok.pos)
 
 
-def _compile_filter(text: str | None, target: _Target) -> tuple[str, list]:
-    if text is None or not text.strip():
+def _clean(text: object, what: str) -> str:
+    """The text with lone surrogates replaced by U+FFFD; TypeError unless it is a string."""
+    if not isinstance(text, str):
+        raise TypeError(f"{what} must be a string, not {type(text).__name__}: {_shorten(repr(text))}")
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _check_length(text: str, what: str) -> None:
+    if len(text) > MAX_FILTER_LENGTH:
+        message = f"the {what} is {len(text):,} characters long; the limit is {MAX_FILTER_LENGTH:,}"
+        raise _Problem(message, MAX_FILTER_LENGTH)
+
+
+def _compile_filter(text: object, target: _Target) -> tuple[str, list]:
+    if text is None:
         return "1", []
+    text = _clean(text, "a filter")
     try:
+        _check_length(text, "filter")
+        if not text.strip():
+            return "1", []
         return _Parser(text, target).parse_filter()
     except _Problem as problem:
         raise InvalidFilter(problem.message, text, problem.pos) from None
@@ -463,6 +619,7 @@ def _sort_expr(field: _Field) -> tuple[str, list]:
 
 def _order_term(clause: str, target: _Target) -> tuple[str, list]:
     """Compiles one ``<identifier> [ASC|DESC]`` clause, missing values last."""
+    _check_length(clause, "order_by clause")
     parser = _Parser(clause, target)
     tok = parser.take()
     if tok.kind != "ident":
@@ -480,11 +637,25 @@ def _order_term(clause: str, target: _Target) -> tuple[str, list]:
     return f"{expr} IS NULL, {expr} {direction}", params + params
 
 
-def _compile_order_by(order_by: Sequence[str] | str | None, target: _Target) -> tuple[str, list]:
+def _order_clauses(order_by: object) -> list[str]:
+    """The clauses of an ``order_by`` argument, cleaned; TypeError for anything but strings."""
+    if order_by is None:
+        return []
     if isinstance(order_by, str):
         order_by = [order_by]
+    if isinstance(order_by, (bytes, Mapping)) or not isinstance(order_by, Iterable):
+        shown = _shorten(repr(order_by))
+        raise TypeError(f"order_by must be a string or a list of strings, not {type(order_by).__name__}: {shown}")
+    clauses = [_clean(clause, "an order_by clause") for clause in order_by]
+    if len(clauses) > MAX_ORDER_BY:
+        message = f"order_by has {len(clauses)} clauses; the limit is {MAX_ORDER_BY}"
+        raise InvalidFilter(message, clauses[MAX_ORDER_BY], 0)
+    return clauses
+
+
+def _compile_order_by(order_by: object, target: _Target) -> tuple[str, list]:
     terms, params = [], []
-    for clause in order_by or ():
+    for clause in _order_clauses(order_by):
         try:
             sql, clause_params = _order_term(clause, target)
         except _Problem as problem:
@@ -550,3 +721,60 @@ def compile_trace_order_by(order_by: Sequence[str] | None) -> tuple[str, list]:
         The body and its parameters; ``"t.start_ns DESC, t.trace_id"`` when none is given.
     """
     return _compile_order_by(order_by, _TRACES)
+
+
+def encode_page_token(offset: int) -> str:
+    """The opaque ``page_token`` for the page that starts ``offset`` rows in.
+
+    Args:
+        offset: Rows to skip, 0 or more.
+
+    Returns:
+        URL-safe base64 of the decimal offset (the format every earlier version wrote).
+    """
+    return base64.urlsafe_b64encode(str(int(offset)).encode()).decode()
+
+
+def decode_page_token(token: object) -> int:
+    """The offset a ``page_token`` from :func:`encode_page_token` stands for.
+
+    Args:
+        token: The ``.token`` of a previous page; None or ``""`` means the first page.
+
+    Returns:
+        The number of rows to skip.
+
+    Raises:
+        InvalidPageToken: The token is not one :func:`encode_page_token` writes (garbage,
+            truncated, edited, not a string, or an offset of 10**18 or more).
+    """
+    if token is None or token == "":
+        return 0
+    if isinstance(token, str) and token.isascii() and len(token) <= 4 * _MAX_OFFSET_DIGITS:
+        try:
+            raw = base64.b64decode(token, altchars=b"-_", validate=True)
+        except binascii.Error:
+            raw = b""
+        if raw.isdigit() and len(raw) <= _MAX_OFFSET_DIGITS and encode_page_token(int(raw)) == token:
+            return int(raw)
+    raise InvalidPageToken(token)
+
+
+def check_max_results(max_results: object) -> int:
+    """Checks a page size: an int (bool refused) from 1 to ``MAX_RESULTS``.
+
+    Args:
+        max_results: The ``max_results`` a caller passed.
+
+    Returns:
+        It, as a plain int.
+
+    Raises:
+        ValueError: It is not an int, or is out of range; the message names it.
+    """
+    if isinstance(max_results, bool) or not isinstance(max_results, numbers.Integral):
+        shown = _shorten(repr(max_results))
+        raise ValueError(f"max_results must be an int from 1 to {MAX_RESULTS:,}, not {shown}")
+    if not 1 <= max_results <= MAX_RESULTS:
+        raise ValueError(f"max_results must be from 1 to {MAX_RESULTS:,}, not {int(max_results)}")
+    return int(max_results)
