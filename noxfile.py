@@ -20,7 +20,7 @@ import tomllib
 ROOT = os.path.dirname(os.path.abspath(__file__))
 TORCH_PIN = "torch==2.13.0"
 TORCH_FRAMEWORKS = {"torch", "lightning", "pytorch-lightning"}
-DEV = ["pytest>=8", "pytest-timeout>=2.3", "pandas", "matplotlib"]
+DEV = ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6", "pandas", "matplotlib"]
 # What a framework's floor release needs beside it: releases of its era, not today's.
 MIN_COMPANIONS = {
     "scikit-learn": ["numpy<2", "scipy<1.14", "pandas<2.3", "skops<0.11"],
