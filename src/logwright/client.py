@@ -30,11 +30,13 @@ from logwright.entities import (
     RunInfo,
     RunStatus,
 )
-from logwright.exceptions import ExperimentNotFound, ParamConflict, RunNotFound
+from logwright.exceptions import ExperimentNotFound, ParamConflict, RunNotFound, StoreError
 from logwright.store import get_store
-from logwright.store.sqlite import SqliteStore
+from logwright.store.base import RunRecord, Store
+from logwright.store.owner import current_owner
 
 DEFAULT_EXPERIMENT = "Default"
+_INT64 = 2**63
 
 _ADJECTIVES = (
     "amber brave calm dapper eager fancy gentle happy icy jolly keen lucid merry "
@@ -93,14 +95,15 @@ class Client:
 
             tracking_uri = get_tracking_uri()
         self.tracking_uri = tracking_uri
-        self.store: SqliteStore = get_store(tracking_uri)
+        self.store: Store = get_store(tracking_uri)
         state = self.store.__dict__.setdefault("_logging_state", {})
-        self._steps: dict[tuple[str, str], int] = state.setdefault("steps", {})
+        # Params of runs this process created (write-once is checked here, at the call);
+        # params of other runs are written at once so a conflict raises across processes.
         self._params: dict[str, dict[str, str]] = state.setdefault("params", {})
-        self._fresh: set[str] = state.setdefault("fresh", set())
         self._experiments: dict[str, str] = state.setdefault("experiments", {})
-        # run id -> experiment id of runs this process created: their artifact folder is
-        # known without waiting for the writer to commit the run.
+        self._experiment_ids: set[str] = state.setdefault("experiment_ids", set())
+        # run id -> experiment id of runs this process created or found: logging to them
+        # needs no look-up, and their artifact folder is known before the writer commits.
         self._run_experiments: dict[str, str] = state.setdefault("run_experiments", {})
 
     # -- experiments -----------------------------------------------------------------
@@ -113,8 +116,12 @@ class Client:
             raise ValueError(f"experiment name must be a non-empty string, got {name!r}")
         exp_id = self._experiments.get(name)
         if exp_id is None:
-            exp_id = self.store.create_experiment(name, dict(tags or {}), description)
+            name = validation.clean_text(name, "experiment name")
+            clean_tags = {validation.check_key(k, "experiment tag key"): validation.tag_value(k, v)
+                          for k, v in (tags or {}).items()}
+            exp_id = self.store.create_experiment(name, clean_tags, validation.name_value(description, "description"))
             self._experiments[name] = exp_id
+            self._experiment_ids.add(exp_id)
         return exp_id
 
     def get_experiment(self, experiment_id: str) -> Experiment:
@@ -140,8 +147,11 @@ class Client:
     def _experiment_id(self, experiment: str | None) -> str:
         if experiment is None:
             return self.create_experiment(DEFAULT_EXPERIMENT)
-        experiment = str(experiment)
+        experiment = str(getattr(experiment, "experiment_id", experiment))
         if experiment.isdigit():
+            if experiment not in self._experiment_ids:
+                self.store.get_experiment(experiment)  # raises ExperimentNotFound
+                self._experiment_ids.add(experiment)
             return experiment
         found = self.store.get_experiment_by_name(experiment)
         if found is None:
@@ -163,27 +173,23 @@ class Client:
         from logwright.context import artifacts as context_artifacts
         from logwright.context import capture
 
+        name = validation.name_value(run_name, "run_name") or _new_run_name()
+        description = validation.name_value(description, "description")
+        start = int(time.time() * 1000) if start_time is None else validation.timestamp_value("run", start_time)
+        user_tags = {validation.check_key(k, "tag key"): validation.tag_value(k, v) for k, v in (tags or {}).items()}
         exp_id = self._experiment_id(experiment_id)
+        if parent_run_id is not None:
+            self._check_run(parent_run_id)
         run_id = uuid.uuid4().hex
-        name = run_name or _new_run_name()
-        start = start_time or int(time.time() * 1000)
         context, system_tags = capture()
-        all_tags = {**system_tags, **{k: validation.tag_value(k, v) for k, v in (tags or {}).items()}}
-        for key in all_tags:
-            validation.check_key(key, "tag key")
-        user, source = system_tags.get("logwright.user"), system_tags.get("logwright.source.name")
-        self._fresh.add(run_id)
+        all_tags = {**{k: validation.tag_value(k, v) for k, v in system_tags.items()}, **user_tags}
+        user, source = all_tags.get("logwright.user"), all_tags.get("logwright.source.name")
         self._params[run_id] = {}
         self._run_experiments[run_id] = exp_id
-        self.store.writer.put_many(
-            [
-                (
-                    "run", run_id, int(exp_id), name, RunStatus.RUNNING, start, parent_run_id,
-                    user, source, description, json.dumps(context, default=str),
-                ),
-                *(("tag", run_id, k, v) for k, v in all_tags.items()),
-            ]
-        )
+        context_json = validation.clean_text(json.dumps(context, default=str, ensure_ascii=False), "run context")
+        record = RunRecord(run_id, exp_id, name, RunStatus.RUNNING, start, parent_run_id, user, source,
+                           description, context_json, current_owner())
+        self.store.create_run(record, all_tags)
         shared = os.path.join(self.store.artifact_root, ".shared")
         for path, text in context_artifacts().items():  # context/git.diff of a dirty tree: one copy
             LocalArtifacts(self.store.artifact_dir(exp_id, run_id)).write_shared(path, text.encode("utf-8"), shared)
@@ -202,8 +208,9 @@ class Client:
         """End a run with ``status``; everything logged to it is durable on return."""
         if status not in RunStatus.ALL:
             raise ValueError(f"run status {status!r} is not one of {RunStatus.ALL}")
-        fields = {"status": status, "end_time": end_time or int(time.time() * 1000)}
-        self.store.writer.put(("run_update", run_id, fields))
+        self._check_run(run_id)
+        end = int(time.time() * 1000) if end_time is None else validation.timestamp_value("run", end_time)
+        self.store.update_run(run_id, {"status": status, "end_time": end})
         self.store.flush()
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None,
@@ -214,12 +221,15 @@ class Client:
             if status not in RunStatus.ALL:
                 raise ValueError(f"run status {status!r} is not one of {RunStatus.ALL}")
             fields["status"] = status
+            if status == RunStatus.RUNNING:
+                fields["end_time"] = None
         if name is not None:
-            fields["run_name"] = name
+            fields["run_name"] = validation.name_value(name, "run name")
         if description is not None:
-            fields["description"] = description
+            fields["description"] = validation.name_value(description, "description")
         if fields:
-            self.store.writer.put(("run_update", run_id, fields))
+            self._check_run(run_id)
+            self.store.update_run(run_id, fields)
 
     def delete_run(self, run_id: str) -> None:
         """Hide a run from searches (its data stays; :meth:`restore_run` brings it back)."""
@@ -257,23 +267,34 @@ class Client:
         if isinstance(experiment_ids, (str, int)):
             experiment_ids = [experiment_ids]
         ids = None if experiment_ids is None else [self._experiment_id(e) for e in experiment_ids]
-        offset = int(base64.urlsafe_b64decode(page_token.encode()).decode()) if page_token else 0
+        from logwright.search import check_max_results, decode_page_token, encode_page_token
+
+        max_results, offset = check_max_results(max_results), decode_page_token(page_token)
         runs = self.store.search_runs(ids, filter_string, order_by, max_results + 1, offset, run_view_type)
         out = RunList(runs[:max_results])
         if len(runs) > max_results:
-            out.token = base64.urlsafe_b64encode(str(offset + max_results).encode()).decode()
+            out.token = encode_page_token(offset + max_results)
         return out
 
     # -- params, metrics, tags -------------------------------------------------------
 
-    def _known_params(self, run_id: str) -> dict[str, str]:
-        known = self._params.get(run_id)
-        if known is None:
-            if self.store.run_exists(run_id) is None:
-                raise RunNotFound(run_id)
+    def _check_run(self, run_id: str) -> str:
+        """The run's experiment id; raises RunNotFound (cached for runs seen once)."""
+        exp_id = self._run_experiments.get(run_id) if type(run_id) is str else None
+        if exp_id is not None:
+            return exp_id
+        if not isinstance(run_id, str):
+            raise TypeError(f"run id must be a string, got {type(run_id).__name__}: {run_id!r:.80}")
+        found = self.store.run_exists(run_id)
+        if found is None:
             self.store.flush()
-            known = self._params[run_id] = self.store.get_params(run_id)
-        return known
+            found = self.store.run_exists(run_id)
+            if found is None:
+                raise RunNotFound(run_id)
+        if self.store.read_only:
+            raise StoreError(f"store {self.store.location!r} is read-only: run {run_id} can be read, not logged to")
+        self._run_experiments[run_id] = found[0]
+        return found[0]
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
         """Log a write-once param: the same value again is a no-op, another raises ParamConflict."""
@@ -282,61 +303,65 @@ class Client:
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         """Log several params; checks them all before writing any."""
-        known = self._known_params(run_id)
-        fresh = []
+        self._check_run(run_id)
+        checked = {}
         for key, value in params.items():
-            validation.check_key(key, "param key")
-            text = validation.param_value(key, value)
+            checked[validation.check_key(key, "param key")] = validation.param_value(key, value)
+        known = self._params.get(run_id)
+        if known is None:  # a run another process created: write now, so a conflict raises here
+            conflicts = self.store.insert_params(run_id, list(checked.items()))
+            if conflicts:
+                key, old = next(iter(conflicts.items()))
+                raise _conflict(run_id, key, old, checked[key])
+            return
+        fresh = []
+        for key, text in checked.items():
             old = known.get(key)
             if old is None:
                 fresh.append((key, text))
             elif old != text:
-                raise ParamConflict(
-                    f"param {key!r} was already logged as {old!r} in run {run_id}; "
-                    f"cannot change it to {text!r} (params are write-once)"
-                )
+                raise _conflict(run_id, key, old, text)
         for key, text in fresh:
             known[key] = text
-        self.store.writer.put_many([("param", run_id, k, v) for k, v in fresh])
-
-    def _next_step(self, run_id: str, key: str) -> int:
-        if run_id in self._fresh:
-            return 0
-        last = self.store.max_step(run_id, key)
-        return 0 if last is None else last + 1
+        self.store.log_params(run_id, fresh)
 
     def log_metric(self, run_id: str, key: str, value: Any, step: int | None = None,
                    timestamp: int | None = None) -> None:
         """Append one point to a metric's history; ``step=None`` takes that key's next step."""
-        validation.check_key(key, "metric key")
+        if run_id not in self._run_experiments:
+            self._check_run(run_id)
+        key = validation.check_key(key, "metric key")
         value = value if type(value) is float else validation.metric_value(key, value)
-        slot = (run_id, key)
-        if step is None:
-            step = self._steps.get(slot)
-            if step is None:
-                step = self._next_step(run_id, key)
-        elif type(step) is not int:
-            step = int(step)
-        if step >= self._steps.get(slot, 0):
-            self._steps[slot] = step + 1
-        self.store.writer.put(
-            ("metric", run_id, key, value, timestamp or int(time.time() * 1000), step)
-        )
+        if step is not None and (type(step) is not int or not -_INT64 <= step < _INT64):
+            step = validation.step_value(key, step)
+        if timestamp is None:
+            timestamp = int(time.time() * 1000)
+        elif type(timestamp) is not int or not 0 <= timestamp < _INT64:
+            timestamp = validation.timestamp_value(key, timestamp)
+        self.store.log_metric(run_id, key, value, timestamp, step)
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, Any], step: int | None = None,
                     timestamp: int | None = None) -> None:
         """Log several metrics at one step (each key's next step when ``step`` is None)."""
+        self._check_run(run_id)
         checked = {
             validation.check_key(k, "metric key"): validation.metric_value(k, v)
             for k, v in metrics.items()
         }
-        ts = timestamp or int(time.time() * 1000)
+        if step is not None:
+            step = validation.step_value(next(iter(checked), "?"), step)
+        ts = int(time.time() * 1000) if timestamp is None else validation.timestamp_value("metrics", timestamp)
         for key, value in checked.items():
             self.log_metric(run_id, key, value, step, ts)
 
     def log_batch(self, run_id: str, metrics: Iterable[Metric] = (), params: Mapping[str, Any] | None = None,
                   tags: Mapping[str, Any] | None = None) -> None:
-        """Log metric points, params and tags in one call."""
+        """Log metric points, params and tags in one call (all checked before any is queued)."""
+        self._check_run(run_id)
+        metrics = list(metrics)
+        for m in metrics:
+            validation.check_key(m.key, "metric key")
+            validation.metric_value(m.key, m.value)
         if params:
             self.log_params(run_id, params)
         if tags:
@@ -357,15 +382,15 @@ class Client:
 
     def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
         """Set several tags."""
-        rows = [
-            ("tag", run_id, validation.check_key(k, "tag key"), validation.tag_value(k, v))
-            for k, v in tags.items()
-        ]
-        self.store.writer.put_many(rows)
+        checked = {validation.check_key(k, "tag key"): validation.tag_value(k, v) for k, v in tags.items()}
+        self._check_run(run_id)
+        self.store.set_tags(run_id, checked)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove a tag."""
-        self.store.writer.put(("tag", run_id, key, None))
+        key = validation.check_key(key, "tag key")
+        self._check_run(run_id)
+        self.store.delete_tag(run_id, key)
 
     def log_input(self, run_id: str, dataset: Dataset | Any, name: str | None = None,
                   context: str | None = None, source: str | None = None) -> Dataset:
@@ -374,24 +399,20 @@ class Client:
             from logwright.datasets import describe
 
             dataset = describe(dataset, name=name, source=source, context=context)
+        self._check_run(run_id)
         d = dataset
-        self.store.writer.put(("input", run_id, d.name, d.digest, d.context, d.shape, d.schema, d.source))
+        text = [None if v is None else validation.clean_text(str(v), "dataset field")
+                for v in (d.name, d.digest, d.context, d.shape, d.schema, d.source)]
+        if not text[0] or not text[1]:
+            raise ValueError(f"a dataset input needs a name and a digest, got {d.name!r} and {d.digest!r}")
+        self.store.log_input(run_id, *text)
         return dataset
 
     # -- artifacts -------------------------------------------------------------------
 
     def artifacts(self, run_id: str) -> LocalArtifacts:
         """The run's artifact folder."""
-        exp_id = self._run_experiments.get(run_id)
-        if exp_id is not None:
-            return LocalArtifacts(self.store.artifact_dir(exp_id, run_id))
-        found = self.store.run_exists(run_id)
-        if found is None:
-            self.store.flush()
-            found = self.store.run_exists(run_id)
-            if found is None:
-                raise RunNotFound(run_id)
-        return LocalArtifacts(self.store.artifact_dir(found[0], run_id))
+        return LocalArtifacts(self.store.artifact_dir(self._check_run(run_id), run_id))
 
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> str:
         """Copy a file (or a folder's contents) into the run; returns the artifact path."""
@@ -421,17 +442,16 @@ class Client:
     def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> str:
         """Save a matplotlib figure (any savefig format) or a plotly figure (.html/.png)."""
         repo = self.artifacts(run_id)
-        full = repo.path(artifact_file)
-        os.makedirs(os.path.dirname(full), exist_ok=True)
         if hasattr(figure, "savefig"):
-            figure.savefig(full)
+            save = figure.savefig
         elif hasattr(figure, "write_html") and artifact_file.endswith(".html"):
-            figure.write_html(full, include_plotlyjs=True)
+            def save(path: str) -> None:
+                figure.write_html(path, include_plotlyjs=True)
         elif hasattr(figure, "write_image"):
-            figure.write_image(full)
+            save = figure.write_image
         else:
             raise TypeError(f"cannot save a {type(figure).__name__} as a figure")
-        return validation.artifact_path(artifact_file)
+        return repo.write_via(artifact_file, save)  # never through a link, renamed into place
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         """Files and folders directly under ``path`` in the run's artifacts."""
@@ -445,6 +465,13 @@ class Client:
     def flush(self) -> None:
         """Make everything logged so far durable."""
         self.store.flush()
+
+
+def _conflict(run_id: str, key: str, old: str, new: str) -> ParamConflict:
+    return ParamConflict(
+        f"param {key!r} was already logged as {old!r} in run {run_id}; "
+        f"cannot change it to {new!r} (params are write-once)"
+    )
 
 
 def _json_default(obj: Any) -> Any:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import atexit
 import contextvars
+import functools
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -31,7 +33,7 @@ _stack: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
     "logwright_active_runs", default=()
 )
 _process_runs: list[ActiveRun] = []  # every run started and not yet ended, oldest first
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entrant: the SIGTERM handler may run while it is held
 _state: dict[str, Any] = {"announced": False, "exit_hooked": False, "crashed": None}
 # Called with a run just before it ends (end_run, a with block, interpreter exit), so an
 # integration can flush what it buffers (logwright_torch's per-step losses). Must not raise.
@@ -179,9 +181,7 @@ def start_run(
 
 def _resume(client: Client, run_id: str) -> Run:
     run = client.get_run(run_id)
-    if run.info.status != RunStatus.RUNNING:
-        client.update_run(run_id, status=RunStatus.RUNNING)
-        client.store.writer.put(("run_update", run_id, {"end_time": None}))
+    client.update_run(run_id, status=RunStatus.RUNNING)  # this process owns it now
     return run
 
 
@@ -217,15 +217,17 @@ def _end(active: ActiveRun, status: str) -> None:
     for callback in list(_before_end):
         callback(active)
     active.ended = True
-    if active.system_metrics is not None:
-        active.system_metrics.stop()
-    stack = _stack.get()
-    if active in stack:
-        _stack.set(tuple(r for r in stack if r is not active))
-    with _lock:
-        if active in _process_runs:
-            _process_runs.remove(active)
-    active.client.set_terminated(active.info.run_id, status)
+    try:
+        if active.system_metrics is not None:
+            active.system_metrics.stop()
+    finally:  # a Ctrl-C in here still ends the run and leaves no stale stack entry
+        stack = _stack.get()
+        if active in stack:
+            _stack.set(tuple(r for r in stack if r is not active))
+        with _lock:
+            if active in _process_runs:
+                _process_runs.remove(active)
+        active.client.set_terminated(active.info.run_id, status)
 
 
 def _run_for_logging(run_id: str | None = None) -> tuple[Client, str]:
@@ -415,18 +417,63 @@ def _hook_exit() -> None:
 
     sys.excepthook = _record_crash
     atexit.register(_end_all_at_exit)
+    _hook_sigterm()
 
 
-def _end_all_at_exit() -> None:
-    status = _state["crashed"] or RunStatus.FINISHED
+def _hook_sigterm() -> None:
+    """On SIGTERM, end active runs KILLED and flush, then do what the signal did before.
+
+    A handler the user or a framework installed is called after ours; when it
+    returns (a graceful-shutdown flag, as Lightning's), the runs stay active and only
+    the flush happens, so the program can go on logging. Only the main thread may
+    install handlers; elsewhere, and where SIGTERM is ignored, nothing is installed.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        return
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+        ours = isinstance(previous, functools.partial) and previous.func is _on_sigterm
+        if previous is signal.SIG_IGN or ours:
+            return
+        signal.signal(signal.SIGTERM, functools.partial(_on_sigterm, previous))
+    except (ValueError, OSError) as exc:  # embedded interpreters, odd platforms
+        _logger.debug("logwright could not hook SIGTERM: %s", exc)
+
+
+def _on_sigterm(previous: Any, signum: int, frame: Any) -> None:
+    if callable(previous):
+        _state["crashed"] = RunStatus.KILLED
+        try:
+            previous(signum, frame)
+        except BaseException:
+            _end_all(RunStatus.KILLED, "SIGTERM")
+            raise
+        _state["crashed"] = None
+        flush()
+        return
+    _end_all(RunStatus.KILLED, "SIGTERM")
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)  # die of the signal, as without logwright
+
+
+def _end_all(status: str, reason: str | None = None) -> None:
     with _lock:
         left = list(reversed(_process_runs))
     for run in left:
         try:
+            if reason is not None:
+                run.client.set_tags(run.info.run_id, {"logwright.error": reason})
             _end(run, status)
         except Exception as exc:  # noqa: BLE001 - exit path: report, never raise
-            _logger.warning("logwright could not end run %s at exit: %s", run.info.run_id, exc)
-    flush()
+            _logger.warning("logwright could not end run %s: %s", run.info.run_id, exc)
+    try:
+        flush()
+    except Exception as exc:  # noqa: BLE001
+        _logger.warning("logwright could not write its last records: %s", exc)
+
+
+def _end_all_at_exit() -> None:
+    _end_all(_state["crashed"] or RunStatus.FINISHED)
     from logwright.store.writer import close_all
 
     close_all()
