@@ -7,7 +7,6 @@ writer first, so a read always sees what this process logged before it.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import os
@@ -204,14 +203,20 @@ class Client:
         self.store.flush()
         return self.store.get_run(run_id)
 
-    def set_terminated(self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None) -> None:
-        """End a run with ``status``; everything logged to it is durable on return."""
+    def set_terminated(self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None,
+                       *, flush: bool = True) -> None:
+        """End a run with ``status``; everything logged to it is durable on return.
+
+        Args:
+            flush: False queues the end like any other write (many short child runs).
+        """
         if status not in RunStatus.ALL:
             raise ValueError(f"run status {status!r} is not one of {RunStatus.ALL}")
         self._check_run(run_id)
         end = int(time.time() * 1000) if end_time is None else validation.timestamp_value("run", end_time)
         self.store.update_run(run_id, {"status": status, "end_time": end})
-        self.store.flush()
+        if flush:
+            self.store.flush()
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None,
                    description: str | None = None) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import time
 from typing import Any
 
 from logwright_sklearn._records import log_params, param_text
@@ -94,4 +93,4 @@ def _log_candidate(client: Any, run: Any, i: int, results: dict[str, Any], numer
         except (TypeError, ValueError):
             continue
     client.log_metrics(child_id, metrics, step=0)
-    client.store.writer.put(("run_update", child_id, {"status": "FINISHED", "end_time": int(time.time() * 1000)}))
+    client.set_terminated(child_id, "FINISHED", flush=False)
