@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import http.server
+import json
 import threading
 
 import pytest
@@ -95,10 +96,10 @@ def test_every_finished_trace_is_exported_with_ids_parents_names_and_attributes(
     attrs = {a.key: _value(a.value) for a in chat.attributes}
     assert attrs["gen_ai.request.model"] == "gpt-x"
     assert attrs["gen_ai.usage.input_tokens"] == 12 and attrs["gen_ai.usage.output_tokens"] == 5
-    assert attrs["logwright.span.kind"] == "CHAT_MODEL" and attrs["output.value"] == '{"text": "hello"}'
+    assert attrs["logwright.span.kind"] == "CHAT_MODEL" and json.loads(attrs["output.value"]) == {"text": "hello"}
     root_attrs = {a.key: _value(a.value) for a in agent.attributes}
     assert root_attrs["logwright.run_id"] == run.info.run_id
-    assert root_attrs["logwright.trace.tag.user"] == "ada" and root_attrs["input.value"] == '{"q": "hi"}'
+    assert root_attrs["logwright.trace.tag.user"] == "ada" and json.loads(root_attrs["input.value"]) == {"q": "hi"}
     assert chat.events[0].name == "first_token"
     assert tool.status.code == 2 and "tool failed" in tool.status.message  # STATUS_CODE_ERROR
     assert tool.events[0].name == "exception"

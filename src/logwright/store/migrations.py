@@ -14,8 +14,10 @@ for search, where a value stored as NULL is NaN (SQLite turns NaN into NULL).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
+import zlib
 from collections.abc import Callable
 
 from logwright.exceptions import StoreVersionError
@@ -162,9 +164,69 @@ def _m0002_run_owner(db: sqlite3.Connection) -> None:
     )
 
 
+def _m0003_trace_spans_column(db: sqlite3.Connection) -> None:
+    """Every span of a trace in one column, ``traces.spans``: a finished trace is one row write.
+
+    The column holds one JSON array with an array per span (``[span_id, parent_id,
+    name, kind, start_ns, end_ns, status, status_message, attributes, events, inputs,
+    outputs]``, see :mod:`logwright.tracing.records`), as UTF-8, zlib-compressed when
+    that saves space. Each trace's ``spans`` rows move there unchanged (JSON columns
+    embedded as they are, text that is not JSON as a JSON string); rows whose trace
+    does not exist stay in ``spans``, which is dropped once empty.
+    """
+    db.execute("ALTER TABLE traces ADD COLUMN spans BLOB")
+    if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'spans'").fetchone() is None:
+        return
+    factory, db.text_factory = db.text_factory, _lenient_text
+    try:
+        cursor = db.execute(
+            "SELECT trace_id, span_id, parent_id, name, kind, start_ns, end_ns, status, status_message, "
+            "attributes, events, inputs, outputs FROM spans ORDER BY trace_id"
+        )
+        trace_id, parts = None, []
+        for row in cursor:
+            if row[0] != trace_id:
+                _m0003_store(db, trace_id, parts)
+                trace_id, parts = row[0], []
+            head = json.dumps(list(row[1:9]), ensure_ascii=False)
+            parts.append(f"{head[:-1]},{','.join(_m0003_json(text) for text in row[9:])}]")
+        _m0003_store(db, trace_id, parts)
+    finally:
+        db.text_factory = factory
+    db.execute("DELETE FROM spans WHERE trace_id IN (SELECT trace_id FROM traces WHERE spans IS NOT NULL)")
+    if db.execute("SELECT 1 FROM spans LIMIT 1").fetchone() is None:
+        db.execute("DROP TABLE spans")
+
+
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
+
+
+def _m0003_json(text: str | None) -> str:
+    if text is None:
+        return "null"
+    try:
+        json.loads(text)
+    except ValueError:
+        return json.dumps(text, ensure_ascii=False)
+    return text
+
+
+def _m0003_store(db: sqlite3.Connection, trace_id: str | None, parts: list[str]) -> None:
+    if trace_id is None:
+        return
+    data = f"[{','.join(parts)}]".encode("utf-8", "replace")
+    if len(data) >= 1024:
+        packed = zlib.compress(data, 1)
+        if len(packed) < len(data) - len(data) // 8:
+            data = packed
+    db.execute("UPDATE traces SET spans = ? WHERE trace_id = ?", (data, trace_id))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
     (1, "initial", _m0001_initial),
     (2, "run_owner", _m0002_run_owner),
+    (3, "trace_spans_column", _m0003_trace_spans_column),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -1,10 +1,406 @@
 """Traces in the SQLite store: writing finished traces and late spans, reading them back.
 
+A trace is one row of ``traces``: the index columns the trace filter language
+searches (ids, name, status, times, token totals, span count, the root span's
+inputs and outputs as JSON text) and ``spans``, a BLOB holding every span of the
+trace as one JSON array (the layout is described in :mod:`logwright.tracing.records`),
+zlib-compressed when that saves space; tags are rows of ``trace_tags``. A finished
+trace is therefore one row write, whatever its size.
+
+The writer functions :func:`apply_traces` and :func:`apply_late_spans` run inside
+the writer's transaction. They never raise for what a trace holds: a trace whose
+row the database refuses is stored without its spans, with a ``logwright.error``
+tag saying why (reported once). They raise only for faults of the database
+itself (locked, disk full), which the writer retries.
+
 Mixed into :class:`~logwright.store.sqlite.SqliteStore`.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import logging
+import sqlite3
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from logwright.entities import Span, SpanEvent, Trace, TraceInfo
+from logwright.exceptions import InvalidFilter, LogwrightError, StoreError
+
+_logger = logging.getLogger(__name__)
+
+SPAN_KIND = "logwright.span.kind"
+ERROR_TAG = "logwright.error"
+COMPRESS_AT = 1024  # bytes of span JSON from which zlib is tried
+_CHUNK = 500
+_ZLIB = 0x78  # first byte of a zlib stream; span JSON starts with "["
+_COLS = (
+    "trace_id, experiment_id, run_id, name, status, start_ns, end_ns, input_tokens, "
+    "output_tokens, total_tokens, span_count, inputs, outputs, spans"
+)
+_SELECT = ", ".join(f"t.{c}" for c in _COLS.split(", "))
+_INSERT = f"INSERT OR REPLACE INTO traces ({_COLS}) VALUES ({', '.join('?' * 14)})"
+_INSERT_TAG = "INSERT OR REPLACE INTO trace_tags (trace_id, key, value) VALUES (?, ?, ?)"
+# What binding one row can raise because of that row (a fault of the disk or lock is not here).
+_ROW_ERRORS = (sqlite3.DataError, sqlite3.IntegrityError, sqlite3.InterfaceError,
+               sqlite3.ProgrammingError, OverflowError, ValueError, TypeError)
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+# -- the spans column --------------------------------------------------------------------
+
+
+def pack(data: bytes | None) -> bytes | None:
+    """The stored form of a span array: zlib-compressed when it is large and that saves space."""
+    if data is None or len(data) < COMPRESS_AT:
+        return data
+    packed = zlib.compress(data, 1)
+    return packed if len(packed) < len(data) - len(data) // 8 else data
+
+
+def unpack(blob: bytes | str | None) -> bytes:
+    """The JSON bytes of a stored span array (``b"[]"`` when there are none)."""
+    if not blob:
+        return b"[]"
+    if type(blob) is str:
+        return blob.encode("utf-8", "surrogatepass")
+    if blob[0] == _ZLIB:
+        return zlib.decompress(blob)
+    return bytes(blob)
+
+
+def append_spans(blob: bytes | None, spans: Sequence[bytes]) -> bytes | None:
+    """A stored span array with more spans (each the UTF-8 JSON array of one span) at its end."""
+    data = unpack(blob)
+    body = b",".join(spans)
+    data = data[:-1] + (b"," if len(data) > 2 else b"") + body + b"]"
+    return pack(data)
+
+
+# -- writing (the writer thread, inside its transaction) --------------------------------
+
+
+def _report(exc: BaseException, where: str) -> None:
+    from logwright.tracing.context import report
+
+    report(exc, where)
+
+
+def _record(state: Any) -> Any:
+    return state.to_record()
+
+
+def _row(record: Any) -> tuple:
+    return (*record[:13], pack(record.spans))
+
+
+def _cut(text: Any) -> str | None:
+    return None if text is None else str(text)[:1000]
+
+
+def _num(value: Any) -> int | None:
+    return value if type(value) is int and -(2**63) <= value < 2**63 else None
+
+
+def _bare(record: Any) -> tuple:
+    """The row of a trace the database refused: index columns only, names cut short."""
+    return (_cut(record.trace_id), _num(record.experiment_id) or 0, _cut(record.run_id), _cut(record.name),
+            _cut(record.status) or "ERROR", _num(record.start_ns) or 0, _num(record.end_ns), None, None, None,
+            0, None, None, None)
+
+
+class _Rows:
+    """The rows of a batch of traces, produced one at a time for ``executemany``.
+
+    Keeps the record being bound (so a refused row can be replaced) and gathers
+    the tag rows on the way, without building a list of encoded traces.
+    """
+
+    __slots__ = ("states", "current", "tags")
+
+    def __init__(self, states: Sequence[tuple]) -> None:
+        self.states = iter(states)
+        self.current: Any = None
+        self.tags: list[tuple[str, str, str]] = []
+
+    def __iter__(self) -> Iterator[tuple]:
+        return self
+
+    def __next__(self) -> tuple:
+        (state,) = next(self.states)
+        record = self.current = _record(state)
+        if record.tags:
+            tid = record.trace_id
+            self.tags.extend((tid, k, v) for k, v in record.tags)
+        return _row(record)
+
+
+def apply_traces(db: sqlite3.Connection, rows: Sequence[tuple]) -> None:
+    """Write finished traces: one ``traces`` row each (spans in one column) and their tags.
+
+    Args:
+        db: the writer's connection, inside its transaction.
+        rows: ``(state,)`` tuples; ``state.to_record()`` gives the trace's
+            :class:`~logwright.tracing.records.TraceRecord`.
+    """
+    source = _Rows(rows)
+    while True:
+        try:
+            db.executemany(_INSERT, source)
+            break
+        except _ROW_ERRORS as exc:  # this trace's row only: store its index columns, go on
+            _store_bare(db, source.current, exc)
+    if source.tags:
+        _insert_tags(db, source.tags)
+
+
+def _store_bare(db: sqlite3.Connection, record: Any, exc: BaseException) -> None:
+    try:
+        db.execute(_INSERT, _bare(record))
+        note = f"the spans of this trace could not be stored: {type(exc).__name__}: {exc}"
+        db.execute(_INSERT_TAG, (record.trace_id, ERROR_TAG, note[:2000]))
+    except _ROW_ERRORS as again:
+        _logger.warning("logwright could not store trace %r at all: %r", record.trace_id, again)
+    _report(exc, "storing a trace")
+
+
+def _insert_tags(db: sqlite3.Connection, tags: list[tuple[str, str, str]]) -> None:
+    try:
+        db.executemany(_INSERT_TAG, tags)
+    except _ROW_ERRORS:
+        for row in tags:
+            try:
+                db.execute(_INSERT_TAG, row)
+            except _ROW_ERRORS as exc:
+                _report(exc, "storing a trace tag")
+
+
+def apply_late_spans(db: sqlite3.Connection, rows: Sequence[tuple]) -> None:
+    """Append spans that ended after their trace was written to that trace's span array.
+
+    Spans of one trace in the batch are appended together; the trace's span count
+    and token totals grow with them. A trace whose row is missing is written first.
+
+    Args:
+        db: the writer's connection, inside its transaction.
+        rows: ``(state, span)`` tuples; ``state.late_record(span)`` gives the
+            span's UTF-8 JSON array and its (input, output, total) tokens.
+    """
+    groups: dict[str, tuple[Any, list[bytes], list[tuple]]] = {}
+    for state, span in rows:
+        data, tokens = state.late_record(span)
+        group = groups.get(state.trace_id)
+        if group is None:
+            group = groups[state.trace_id] = (state, [], [])
+        group[1].append(data)
+        group[2].append(tokens)
+    for trace_id, (state, spans, tokens) in groups.items():
+        found = db.execute("SELECT spans FROM traces WHERE trace_id = ?", (trace_id,)).fetchone()
+        if found is None:
+            apply_traces(db, [(state,)])
+            found = db.execute("SELECT spans FROM traces WHERE trace_id = ?", (trace_id,)).fetchone()
+            if found is None:
+                continue
+        _append(db, trace_id, found[0], spans, tokens)
+
+
+def _append(db: sqlite3.Connection, trace_id: str, blob: Any, spans: list[bytes], tokens: list[tuple]) -> None:
+    totals = [None, None, None]
+    for triple in tokens:
+        for i, value in enumerate(triple):
+            if value is not None:
+                totals[i] = min(2**63 - 1, (totals[i] or 0) + value)
+    args = (append_spans(blob, spans), len(spans), *(x for t in totals for x in (t, t)), trace_id)
+    sql = (
+        "UPDATE traces SET spans = ?, span_count = span_count + ?, "
+        "input_tokens = CASE WHEN ? IS NULL THEN input_tokens ELSE MIN(9223372036854775807, "
+        "COALESCE(input_tokens, 0) + ?) END, "
+        "output_tokens = CASE WHEN ? IS NULL THEN output_tokens ELSE MIN(9223372036854775807, "
+        "COALESCE(output_tokens, 0) + ?) END, "
+        "total_tokens = CASE WHEN ? IS NULL THEN total_tokens ELSE MIN(9223372036854775807, "
+        "COALESCE(total_tokens, 0) + ?) END WHERE trace_id = ?"
+    )
+    try:
+        db.execute(sql, args)
+    except _ROW_ERRORS as exc:
+        _report(exc, "storing a late span")
+
+
+# -- reading -----------------------------------------------------------------------------
+
+
+def _loads(text: str | bytes | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _events(raw: Any) -> tuple[SpanEvent, ...]:
+    out = []
+    for event in raw or ():
+        if isinstance(event, list) and len(event) == 3:
+            out.append(SpanEvent(event[0], event[1], event[2] or {}))
+        elif isinstance(event, dict):  # the layout of stores written before schema 3
+            out.append(SpanEvent(event.get("name", ""), event.get("timestamp_ns", 0), event.get("attributes") or {}))
+    return tuple(out)
+
+
+def decode_spans(trace_id: str, blob: Any, inputs: Any = None, outputs: Any = None) -> list[Span]:
+    """The spans stored in a trace's ``spans`` column.
+
+    Args:
+        trace_id: the trace's id.
+        blob: the column's value.
+        inputs: the root span's inputs (decoded), for the root's short array.
+        outputs: the root span's outputs (decoded).
+
+    Returns:
+        The spans in stored order.
+    """
+    out = []
+    for item in json.loads(unpack(blob)):
+        attrs = item[8] if isinstance(item[8], dict) else {}
+        attrs[SPAN_KIND] = item[3]
+        if len(item) >= 12:
+            span_in, span_out = item[10], item[11]
+        else:
+            span_in, span_out = inputs, outputs
+        out.append(Span(
+            trace_id=trace_id, span_id=item[0], parent_id=item[1], name=item[2], kind=item[3],
+            start_ns=item[4], end_ns=item[5], status=item[6], status_message=item[7],
+            attributes=attrs, inputs=span_in, outputs=span_out, events=_events(item[9]),
+        ))
+    return out
+
+
+def parents_first(spans: list[Span]) -> tuple[Span, ...]:
+    """Spans ordered depth-first from the roots, siblings by start time."""
+    ids = {s.span_id for s in spans}
+    children: dict[str | None, list[Span]] = {}
+    for span in sorted(spans, key=lambda s: (s.start_ns, s.span_id)):
+        parent = span.parent_id if span.parent_id in ids else None
+        children.setdefault(parent, []).append(span)
+    out: list[Span] = []
+    stack = list(reversed(children.get(None, [])))
+    while stack:
+        span = stack.pop()
+        out.append(span)
+        stack.extend(reversed(children.get(span.span_id, [])))
+    return tuple(out)
+
+
+def _trace(row: tuple, tags: dict[str, str]) -> Trace:
+    info = TraceInfo(
+        trace_id=row[0], experiment_id=str(row[1]), run_id=row[2], name=row[3], status=row[4],
+        start_ns=row[5], end_ns=row[6], input_tokens=row[7], output_tokens=row[8], total_tokens=row[9],
+        span_count=row[10], tags=tags,
+    )
+    try:
+        spans = decode_spans(row[0], row[13], _loads(row[11]), _loads(row[12]))
+    except (ValueError, TypeError, IndexError, zlib.error) as exc:
+        _logger.warning("logwright could not read the spans of trace %s: %r", row[0], exc)
+        spans = []
+    return Trace(info, parents_first(spans))
+
+
+def _reading(fn: _F) -> _F:
+    """Turn a database failure of a read into StoreError."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except LogwrightError:
+            raise
+        except (sqlite3.Error, OverflowError, RecursionError) as exc:
+            raise StoreError(f"store {getattr(self, 'db_path', '?')!r}: cannot read traces: {exc}") from exc
+
+    return wrapper  # type: ignore[return-value]
+
 
 class TracesMixin:
-    """``get_trace``, ``search_traces``, ``trace_ids_like``, ``trace_counts`` of the Store protocol."""
+    """``get_trace`` and ``search_traces`` of the Store protocol, over ``self.read_db()``."""
+
+    read_db: Callable[[], sqlite3.Connection]
+
+    @_reading
+    def get_trace(self, trace_id: str) -> Trace | None:
+        """The trace with this id, spans ordered parents first, or None.
+
+        Args:
+            trace_id: the 32-hex-character trace id.
+
+        Returns:
+            The :class:`~logwright.entities.Trace`, or None when there is no such trace.
+        """
+        row = self.read_db().execute(
+            f"SELECT {_SELECT} FROM traces t WHERE t.trace_id = ?", (str(trace_id),)
+        ).fetchone()
+        return None if row is None else self._traces([row])[0]
+
+    @_reading
+    def search_traces(self, experiment_ids: Sequence[str] | None = None, run_id: str | None = None,
+                      filter_string: str | None = None, order_by: Sequence[str] | str | None = None,
+                      max_results: int = 100, offset: int = 0) -> list[Trace]:
+        """Traces matching the trace filter language, ordered and paged, with their spans.
+
+        Args:
+            experiment_ids: only traces of these experiments (None: every experiment).
+            run_id: only traces linked to this run.
+            filter_string: e.g. ``"status = 'ERROR' and latency_ms > 500 and tags.user = 'x'"``.
+            order_by: clauses such as ``"latency_ms DESC"`` (default: newest first).
+            max_results: at most this many traces (0 or more).
+            offset: skip this many matching traces first.
+
+        Returns:
+            :class:`~logwright.entities.Trace` objects.
+
+        Raises:
+            InvalidFilter: the filter, an order_by clause or a paging number is malformed.
+        """
+        from logwright.search import compile_trace_filter, compile_trace_order_by
+
+        limit, skip = _paging(max_results, offset)
+        where, args = compile_trace_filter(filter_string)
+        if isinstance(order_by, str):
+            order_by = [order_by]
+        order, order_args = compile_trace_order_by(order_by)
+        sql = f"SELECT {_SELECT} FROM traces t WHERE ({where})"
+        if experiment_ids is not None:
+            ids = [int(e) for e in (str(e) for e in experiment_ids) if e.isdigit() and len(e) < 19]
+            sql += f" AND t.experiment_id IN ({','.join('?' * len(ids))})"
+            args = [*args, *ids]
+        if run_id is not None:
+            sql += " AND t.run_id = ?"
+            args = [*args, str(run_id)]
+        sql += f" ORDER BY {order} LIMIT ? OFFSET ?"
+        rows = self.read_db().execute(sql, [*args, *order_args, limit, skip]).fetchall()
+        return self._traces(rows)
+
+    def _traces(self, rows: list[tuple]) -> list[Trace]:
+        db = self.read_db()
+        tags: dict[str, dict[str, str]] = {}
+        ids = [r[0] for r in rows]
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for tid, key, value in db.execute(
+                f"SELECT trace_id, key, value FROM trace_tags WHERE trace_id IN ({marks})", chunk
+            ):
+                tags.setdefault(tid, {})[key] = value
+        return [_trace(r, tags.get(r[0], {})) for r in rows]
+
+
+def _paging(max_results: Any, offset: Any) -> tuple[int, int]:
+    numbers = []
+    for name, value in (("max_results", max_results), ("offset", offset)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**62:
+            text = f"{name}={value!r}"
+            raise InvalidFilter(f"{name} must be a whole number, 0 or more", text, len(name) + 1)
+        numbers.append(value)
+    return numbers[0], numbers[1]

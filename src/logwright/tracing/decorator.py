@@ -20,7 +20,7 @@ from typing import Any
 
 from logwright.tracing.context import SETTINGS, _current_span, _reset, report
 from logwright.tracing.serialize import TRUNCATION_MARKER, freeze, to_jsonable
-from logwright.tracing.spans import LiveSpan, start_detached_span
+from logwright.tracing.spans import LiveSpan, span_name, start_detached_span
 
 _logger = logging.getLogger(__name__)
 
@@ -35,7 +35,8 @@ class _Spec:
     __slots__ = ("name", "kind", "attributes", "names", "varargs", "skip_first")
 
     def __init__(self, func: Callable, name: str | None, kind: str, attributes: dict | None) -> None:
-        self.name = name or getattr(func, "__name__", None) or "span"
+        raw = name or getattr(func, "__name__", None) or "span"
+        self.name = raw if type(raw) is str else span_name(raw)
         self.kind = str(kind)
         self.attributes = {str(k): v if type(v) in _ATOMS else to_jsonable(v) for k, v in attributes.items()} \
             if attributes else None

@@ -49,7 +49,7 @@ class _OtlpExporter:
         """Queue a finished trace (called when its root span ends)."""
         if self.pid != os.getpid():  # a forked child: the parent's thread did not come along
             self._start()
-        self.queue.put(trace)
+        self.queue.put(_Finished(trace))
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until every queued trace was sent (or ``timeout`` passed)."""
@@ -88,6 +88,22 @@ class _OtlpExporter:
                 _logger.warning("logwright: OTLP export to %s failed: %r", self.endpoint, exc)
             finally:
                 self.queue.task_done()
+
+
+class _Finished:
+    """What export needs of a finished trace, taken when its root ends (the store's
+    writer lets go of the trace's spans once it has encoded them)."""
+
+    __slots__ = ("trace_id", "experiment_id", "run_id", "tags", "root", "spans", "limit")
+
+    def __init__(self, trace: Any) -> None:
+        self.trace_id = trace.trace_id
+        self.experiment_id = trace.experiment_id
+        self.run_id = trace.run_id
+        self.tags = dict(trace.tags)
+        self.root = trace.root
+        self.spans = list(trace.spans)
+        self.limit = trace.limit
 
 
 def _endpoint(url: str) -> str:

@@ -24,6 +24,14 @@ from typing import Any
 
 from logwright import fluent
 from logwright.tracing.context import SETTINGS, _current_span, _reset, report
+from logwright.tracing.records import (
+    TraceRecord,
+    approx_size,
+    fallback_record,
+    late_span,
+    nanoseconds,
+    trace_record,
+)
 from logwright.tracing.serialize import freeze, to_jsonable
 
 _logger = logging.getLogger(__name__)
@@ -40,10 +48,16 @@ _run_experiments: dict[str, str] = {}
 
 
 class _TraceState:
-    """A trace being collected: ids, destination, its spans and tags."""
+    """A trace being collected: ids, destination, its spans and tags.
+
+    When the root span ends the state is handed to the store (``store.log_trace``);
+    the store's writer calls :meth:`to_record` once, which encodes the spans and then
+    lets go of them (so a finished trace is freed by reference counting, not by the
+    cyclic garbage collector).
+    """
 
     __slots__ = ("trace_id", "store", "experiment_id", "run_id", "root", "spans", "live", "tags",
-                 "name", "lock", "written", "limit")
+                 "name", "lock", "written", "limit", "approx_bytes", "_record")
 
     def __init__(self, store: Any, experiment_id: str, run_id: str | None) -> None:
         self.trace_id = f"{_bits(128):032x}"
@@ -58,40 +72,54 @@ class _TraceState:
         self.lock = threading.Lock()
         self.written = False
         self.limit = SETTINGS.field_limit
+        self.approx_bytes = 256
+        self._record: TraceRecord | None = None
+
+    def __repr__(self) -> str:
+        return f"<trace {self.trace_id} ({len(self.spans)} spans)>"
 
     def finish(self, span: LiveSpan) -> None:
-        """Record an ended span; the root's end hands the trace to the writer."""
+        """Record an ended span; the root's end hands the trace to the store."""
         with self.lock:
             late = self.written
             if not late:
                 self.spans.append(span)
+                self.approx_bytes += approx_size(span)
                 if span is not self.root:
                     return
                 self.written = True
         if late:
-            from logwright.tracing.storage import late_span_ops
-
-            self.store.writer.put_many(late_span_ops(self, span))
+            self.store.log_late_span(self, span)
         else:
-            self.store.writer.put(("trace", self))
+            self.store.log_trace(self)
             _last[:] = [self]
             for listener in _listeners:
                 listener(self)
         if not self.live:
             _open.pop(self.trace_id, None)
 
-    def to_rows(self) -> tuple[tuple, list[tuple], list[tuple]]:
-        """The trace row, tag rows and span rows (called by the store's writer thread)."""
-        from logwright.tracing.storage import trace_rows
+    def to_record(self) -> TraceRecord:
+        """The trace as the store writes it (encoded once, in the store's writer thread).
 
-        try:
-            return trace_rows(self)
-        except Exception as exc:  # noqa: BLE001 - keep the writer's batch (other records) alive
-            report(exc, "trace_rows")
-            root = self.root
-            row = (self.trace_id, int(self.experiment_id), self.run_id, root.name, root.status,
-                   root.start_ns, root.end_ns, None, None, None, 0, None, None)
-            return row, [], []
+        Never raises: a trace that cannot be encoded (a bug) becomes its row with an
+        error tag, reported once.
+        """
+        record = self._record
+        if record is None:
+            try:
+                record = trace_record(self)
+            except Exception as exc:  # noqa: BLE001 - keep the writer's batch (other records) alive
+                record = fallback_record(self, exc)
+                self._record = record
+                report(exc, "encoding a trace")
+            self._record = record
+            self.spans = []  # encoded: the spans (and the cycles through them) can go
+            self.root = None
+        return record
+
+    def late_record(self, span: LiveSpan) -> tuple[bytes, tuple[int | None, int | None, int | None]]:
+        """A span that ended after the trace was written: its encoded form and tokens."""
+        return late_span(self, span)
 
 
 class LiveSpan:
@@ -210,7 +238,7 @@ class LiveSpan:
         if trace.live.pop(self.span_id, None) is None:
             return
         try:
-            self.end_ns = end_ns or _now()
+            self.end_ns = _now() if end_ns is None else _time(end_ns)
             if outputs is not None:
                 self._outputs = freeze(outputs, trace.limit)
             if status is not None:
@@ -267,6 +295,23 @@ class _NonRecordingSpan(LiveSpan):
 
 
 NON_RECORDING = _NonRecordingSpan()
+
+
+def span_name(name: Any) -> str:
+    """A span name (or kind) given as something other than a ``str``: its ``str()``, or ``<unnamed>``."""
+    if name is None:
+        return "<unnamed>"
+    try:
+        text = str(name)
+    except Exception:  # noqa: BLE001 - an object whose __str__ raises
+        return "<unnamed>"
+    return text if type(text) is str else "<unnamed>"
+
+
+def _time(value: Any) -> int:
+    """A start or end time given by the caller, as 64-bit epoch nanoseconds (now when unusable)."""
+    found = nanoseconds(value) if value else None
+    return found if found is not None and found > 0 else _now()
 
 
 def _message(exc: BaseException) -> str:
@@ -326,18 +371,23 @@ def start_detached_span(name: str, kind: str = "UNKNOWN", parent: LiveSpan | Non
     if not SETTINGS.enabled:
         return NON_RECORDING
     try:
+        if type(name) is not str:
+            name = span_name(name)
+        if type(kind) is not str:
+            kind = span_name(kind)
+        start_ns = _now() if start_ns is None else _time(start_ns)
         if parent is None:
             trace = _new_trace(run_id)
             if trace is None:
                 return NON_RECORDING
-            span = LiveSpan(trace, name, kind, None, start_ns or _now())
+            span = LiveSpan(trace, name, kind, None, start_ns)
             trace.root = span
             _open[trace.trace_id] = trace
         elif not parent.is_recording:
             return parent
         else:
             trace = parent._trace
-            span = LiveSpan(trace, name, kind, parent.span_id, start_ns or _now())
+            span = LiveSpan(trace, name, kind, parent.span_id, start_ns)
         trace.live[span.span_id] = span
         if inputs is not None:
             span._inputs = freeze(inputs, trace.limit)
@@ -452,18 +502,17 @@ def _register_exit() -> None:
 
 def _close_all_at_exit() -> None:
     """Close every span still open as ERROR and write the traces (interpreter exit)."""
-    from logwright.store.writer import _writers
+    from logwright.store.writer import flush_all
 
     for trace in list(_open.values()):
         try:
             _close_open(trace)
         except Exception as exc:  # noqa: BLE001 - exit path: report, never raise
             _logger.warning("logwright could not close trace %s at exit: %r", trace.trace_id, exc)
-    for writer in list(_writers):
-        try:
-            writer.drain()
-        except Exception as exc:  # noqa: BLE001
-            _logger.warning("logwright could not write its last traces: %r", exc)
+    try:
+        flush_all()
+    except Exception as exc:  # noqa: BLE001
+        _logger.warning("logwright could not write its last traces: %r", exc)
     try:
         from logwright.tracing import export
 
