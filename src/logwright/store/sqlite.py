@@ -394,3 +394,12 @@ class SqliteStore(RunsMixin, PagesMixin, TracesMixin):
         if self._owned and now - self._last_beat >= config.number(config.HEARTBEAT_INTERVAL, 30.0):
             self._last_beat = now
             self.writer.put(("heartbeat", _now_ms(), tuple(self._owned)))
+
+
+def _reset_after_fork() -> None:
+    for store in list(_stores):
+        store._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)

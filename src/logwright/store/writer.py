@@ -76,6 +76,7 @@ class Writer:
         self._fatal: StoreError | None = None
         self._failing: str | None = None
         self._rejected: list[BaseException] = []  # re-raised by flush() in strict mode (tests)
+        self._timed_out = False  # a flush gave up during the current failure
         self._reset()
         _writers.add(self)
 
@@ -142,6 +143,8 @@ class Writer:
             from logwright import config
 
             timeout = config.number(config.FLUSH_TIMEOUT, 60.0)
+        if self._failing is not None and self._timed_out:
+            timeout = min(timeout, 1.0)  # still failing: do not stall every end_run for long
         ticket: _queue.SimpleQueue[bool] = _queue.SimpleQueue()
         self._wake.put(ticket)
         try:
@@ -149,6 +152,7 @@ class Writer:
         except _queue.Empty:
             if self._fatal is not None:
                 raise self._fatal from None
+            self._timed_out = self._failing is not None
             _logger.warning(
                 "logwright: %d operations are still waiting to be written to %s (%s); "
                 "they stay queued and are retried", self.pending(), self._describe,
@@ -287,6 +291,7 @@ class Writer:
                 _logger.warning("logwright: %s is writable again; the waiting operations are written",
                                 self._describe)
                 self._failing = None
+                self._timed_out = False
         return True
 
     def _set_aside(self, op: tuple, exc: BaseException) -> None:
