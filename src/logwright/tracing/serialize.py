@@ -65,10 +65,11 @@ _warned = {"surrogates": False}
 _warn_lock = threading.Lock()
 
 
-def _replace_surrogates(exc: UnicodeError) -> tuple[str, int]:
+def _replace_surrogates(exc: UnicodeError) -> tuple[bytes, int]:
+    # bytes: the UTF-8 encoder accepts only ASCII text from an error handler
     if not isinstance(exc, UnicodeEncodeError):
         raise exc
-    return "\ufffd" * (exc.end - exc.start), exc.end
+    return "\ufffd".encode() * (exc.end - exc.start), exc.end
 
 
 codecs.register_error(_REPLACE, _replace_surrogates)
@@ -223,6 +224,17 @@ def safe_repr(value: Any, limit: int = DEFAULT_LIMIT) -> str:
     if type(text) is not str:
         return f"<unprintable {type(value).__qualname__}>"
     return text if len(text) <= limit else _cut(text, limit)
+
+
+def safe_str(value: Any) -> str:
+    """``str(value)``; its ``repr`` (or ``<unprintable T>``) when ``__str__`` raises."""
+    if type(value) is str:
+        return value
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001 - user objects may raise anything from __str__
+        return safe_repr(value, 1_000)
+    return text if type(text) is str else safe_repr(value, 1_000)
 
 
 def _cut(text: str, limit: int) -> str:

@@ -32,7 +32,7 @@ from logwright.tracing.records import (
     nanoseconds,
     trace_record,
 )
-from logwright.tracing.serialize import freeze, to_jsonable
+from logwright.tracing.serialize import freeze, safe_str, to_jsonable
 
 _logger = logging.getLogger(__name__)
 
@@ -182,7 +182,8 @@ class LiveSpan:
             attrs = self._attributes
             if attrs is None:
                 attrs = self._attributes = {}
-            attrs[str(key)] = value if type(value) in _ATOMS else to_jsonable(value, self._trace.limit)
+            attrs[key if type(key) is str else safe_str(key)] = \
+                value if type(value) in _ATOMS else to_jsonable(value, self._trace.limit)
         except Exception as exc:  # noqa: BLE001
             report(exc, "LiveSpan.set_attribute")
 
@@ -199,7 +200,7 @@ class LiveSpan:
             if events is None:
                 events = self._events = []
             attrs = to_jsonable(dict(attributes), self._trace.limit) if attributes else {}
-            events.append((str(name), timestamp_ns or _now(), attrs))
+            events.append((safe_str(name), _now() if timestamp_ns is None else _time(timestamp_ns), attrs))
         except Exception as exc:  # noqa: BLE001
             report(exc, "LiveSpan.add_event")
 
@@ -450,9 +451,9 @@ def update_current_trace(tags: dict[str, Any] | None = None, name: str | None = 
     try:
         trace = span._trace
         if tags:
-            trace.tags.update({str(k): str(v) for k, v in tags.items()})
+            trace.tags.update({safe_str(k): safe_str(v) for k, v in tags.items()})
         if name is not None:
-            trace.name = str(name)
+            trace.name = safe_str(name)
     except Exception as exc:  # noqa: BLE001
         report(exc, "update_current_trace")
 
