@@ -44,7 +44,6 @@ HIGH_WATER = 200_000
 HIGH_BYTES = 64 * 1024 * 1024
 BATCH_OPS = 50_000
 BATCH_BYTES = 8 * 1024 * 1024
-OP_BYTES = 100  # what an operation without a size of its own counts for
 TRANSIENT, OP, FATAL = "transient", "op", "fatal"
 _writers: weakref.WeakSet[Writer] = weakref.WeakSet()
 
@@ -311,8 +310,9 @@ class Writer:
 
 
 def _size(op: tuple) -> int:
+    """The bytes an operation counted for when it was put (only big ones, traces, say)."""
     size = getattr(op[1], "approx_bytes", None) if len(op) > 1 else None
-    return size if isinstance(size, int) else OP_BYTES
+    return size if isinstance(size, int) else 0
 
 
 def describe_failure(exc: BaseException) -> str:
