@@ -677,12 +677,15 @@ def compile_run_filter(text: str | None) -> tuple[str, list]:
         The parenthesized SQL expression and its parameters; ``("1", [])`` for an empty filter.
 
     Raises:
-        InvalidFilter: The text is malformed; ``.position`` points at the offending token.
+        InvalidFilter: The text is malformed or past a limit (see the module docstring);
+            ``.position`` points at the offending token, ``.text`` is the text with lone
+            surrogates replaced by U+FFFD.
+        TypeError: ``text`` is neither a string nor None.
     """
     return _compile_filter(text, _RUNS)
 
 
-def compile_run_order_by(order_by: Sequence[str] | None) -> tuple[str, list]:
+def compile_run_order_by(order_by: Sequence[str] | str | None) -> tuple[str, list]:
     """Compiles run ``order_by`` clauses such as ``"metrics.acc DESC"`` to an ORDER BY body.
 
     Args:
@@ -694,7 +697,9 @@ def compile_run_order_by(order_by: Sequence[str] | None) -> tuple[str, list]:
         when no clause is given.
 
     Raises:
-        InvalidFilter: A clause is malformed; ``.text`` is that clause.
+        InvalidFilter: A clause is malformed or too long, or there are more than
+            ``MAX_ORDER_BY``; ``.text`` is that clause.
+        TypeError: ``order_by`` is not a string or an iterable of strings.
     """
     return _compile_order_by(order_by, _RUNS)
 
@@ -707,11 +712,15 @@ def compile_trace_filter(text: str | None) -> tuple[str, list]:
 
     Returns:
         The SQL expression and its parameters; ``("1", [])`` for an empty filter.
+
+    Raises:
+        InvalidFilter: As :func:`compile_run_filter`.
+        TypeError: ``text`` is neither a string nor None.
     """
     return _compile_filter(text, _TRACES)
 
 
-def compile_trace_order_by(order_by: Sequence[str] | None) -> tuple[str, list]:
+def compile_trace_order_by(order_by: Sequence[str] | str | None) -> tuple[str, list]:
     """Compiles trace ``order_by`` clauses, as :func:`compile_run_order_by`.
 
     Args:
@@ -719,6 +728,10 @@ def compile_trace_order_by(order_by: Sequence[str] | None) -> tuple[str, list]:
 
     Returns:
         The body and its parameters; ``"t.start_ns DESC, t.trace_id"`` when none is given.
+
+    Raises:
+        InvalidFilter: As :func:`compile_run_order_by`.
+        TypeError: As :func:`compile_run_order_by`.
     """
     return _compile_order_by(order_by, _TRACES)
 
