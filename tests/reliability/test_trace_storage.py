@@ -363,8 +363,7 @@ def test_the_size_estimate_follows_inputs_and_outputs(tmp_store):
         span.set_outputs(["o" * 4096])
     del store.log_trace
     small, big = (s.approx_bytes for s in states)
-    assert small < 1024 and 8192 <= big < 12_000
-    assert len(sqlite_traces.unpack(states[1].to_record().spans)) + 2 * 4096 > 8192
+    assert small < 1024 and 8192 <= big < 9000  # the root's inputs and outputs are stored as they are
 
 
 def test_traces_written_in_a_subprocess_are_durable_after_flush(tmp_path):

@@ -3,8 +3,8 @@
 A trace is one row of ``traces``: the index columns the trace filter language
 searches (ids, name, status, times, token totals, span count, the root span's
 inputs and outputs as JSON text) and ``spans``, a BLOB holding every span of the
-trace as one JSON array (the layout is described in :mod:`logwright.tracing.records`),
-zlib-compressed when that saves space; tags are rows of ``trace_tags``. A finished
+trace as one JSON array, zlib-compressed when that saves space (the layout is in
+:mod:`logwright.store.trace_blob`); tags are rows of ``trace_tags``. A finished
 trace is therefore one row write, whatever its size.
 
 The writer functions :func:`apply_traces` and :func:`apply_late_spans` run inside
@@ -19,23 +19,20 @@ Mixed into :class:`~logwright.store.sqlite.SqliteStore`.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import sqlite3
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from logwright.entities import Span, SpanEvent, Trace, TraceInfo
+from logwright.entities import Trace, TraceInfo
 from logwright.exceptions import InvalidFilter, LogwrightError, StoreError
+from logwright.store.trace_blob import append_spans, decode_spans, loads, parents_first
 
 _logger = logging.getLogger(__name__)
 
-SPAN_KIND = "logwright.span.kind"
 ERROR_TAG = "logwright.error"
-COMPRESS_AT = 1024  # bytes of span JSON from which zlib is tried
 _CHUNK = 500
-_ZLIB = 0x78  # first byte of a zlib stream; span JSON starts with "["
 _COLS = (
     "trace_id, experiment_id, run_id, name, status, start_ns, end_ns, input_tokens, "
     "output_tokens, total_tokens, span_count, inputs, outputs, spans"
@@ -47,36 +44,6 @@ _INSERT_TAG = "INSERT OR REPLACE INTO trace_tags (trace_id, key, value) VALUES (
 _ROW_ERRORS = (sqlite3.DataError, sqlite3.IntegrityError, sqlite3.InterfaceError,
                sqlite3.ProgrammingError, OverflowError, ValueError, TypeError)
 _F = TypeVar("_F", bound=Callable[..., Any])
-
-
-# -- the spans column --------------------------------------------------------------------
-
-
-def pack(data: bytes | None) -> bytes | None:
-    """The stored form of a span array: zlib-compressed when it is large and that saves space."""
-    if data is None or len(data) < COMPRESS_AT:
-        return data
-    packed = zlib.compress(data, 1)
-    return packed if len(packed) < len(data) - len(data) // 8 else data
-
-
-def unpack(blob: bytes | str | None) -> bytes:
-    """The JSON bytes of a stored span array (``b"[]"`` when there are none)."""
-    if not blob:
-        return b"[]"
-    if type(blob) is str:
-        return blob.encode("utf-8", "surrogatepass")
-    if blob[0] == _ZLIB:
-        return zlib.decompress(blob)
-    return bytes(blob)
-
-
-def append_spans(blob: bytes | None, spans: Sequence[bytes]) -> bytes | None:
-    """A stored span array with more spans (each the UTF-8 JSON array of one span) at its end."""
-    data = unpack(blob)
-    body = b",".join(spans)
-    data = data[:-1] + (b"," if len(data) > 2 else b"") + body + b"]"
-    return pack(data)
 
 
 # -- writing (the writer thread, inside its transaction) --------------------------------
@@ -93,7 +60,7 @@ def _record(state: Any) -> Any:
 
 
 def _row(record: Any) -> tuple:
-    return (*record[:13], pack(record.spans))
+    return record[:14]
 
 
 def _cut(text: Any) -> str | None:
@@ -143,7 +110,8 @@ def apply_traces(db: sqlite3.Connection, rows: Sequence[tuple]) -> None:
     Args:
         db: the writer's connection, inside its transaction.
         rows: ``(state,)`` tuples; ``state.to_record()`` gives the trace's
-            :class:`~logwright.tracing.records.TraceRecord`.
+            :class:`~logwright.tracing.records.TraceRecord`, its spans already packed
+            (:func:`logwright.store.trace_blob.pack`).
     """
     source = _Rows(rows)
     while True:
@@ -231,69 +199,6 @@ def _append(db: sqlite3.Connection, trace_id: str, blob: Any, spans: list[bytes]
 # -- reading -----------------------------------------------------------------------------
 
 
-def _loads(text: str | bytes | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _events(raw: Any) -> tuple[SpanEvent, ...]:
-    out = []
-    for event in raw or ():
-        if isinstance(event, list) and len(event) == 3:
-            out.append(SpanEvent(event[0], event[1], event[2] or {}))
-        elif isinstance(event, dict):  # the layout of stores written before schema 3
-            out.append(SpanEvent(event.get("name", ""), event.get("timestamp_ns", 0), event.get("attributes") or {}))
-    return tuple(out)
-
-
-def decode_spans(trace_id: str, blob: Any, inputs: Any = None, outputs: Any = None) -> list[Span]:
-    """The spans stored in a trace's ``spans`` column.
-
-    Args:
-        trace_id: the trace's id.
-        blob: the column's value.
-        inputs: the root span's inputs (decoded), for the root's short array.
-        outputs: the root span's outputs (decoded).
-
-    Returns:
-        The spans in stored order.
-    """
-    out = []
-    for item in json.loads(unpack(blob)):
-        attrs = item[8] if isinstance(item[8], dict) else {}
-        attrs[SPAN_KIND] = item[3]
-        if len(item) >= 12:
-            span_in, span_out = item[10], item[11]
-        else:
-            span_in, span_out = inputs, outputs
-        out.append(Span(
-            trace_id=trace_id, span_id=item[0], parent_id=item[1], name=item[2], kind=item[3],
-            start_ns=item[4], end_ns=item[5], status=item[6], status_message=item[7],
-            attributes=attrs, inputs=span_in, outputs=span_out, events=_events(item[9]),
-        ))
-    return out
-
-
-def parents_first(spans: list[Span]) -> tuple[Span, ...]:
-    """Spans ordered depth-first from the roots, siblings by start time."""
-    ids = {s.span_id for s in spans}
-    children: dict[str | None, list[Span]] = {}
-    for span in sorted(spans, key=lambda s: (s.start_ns, s.span_id)):
-        parent = span.parent_id if span.parent_id in ids else None
-        children.setdefault(parent, []).append(span)
-    out: list[Span] = []
-    stack = list(reversed(children.get(None, [])))
-    while stack:
-        span = stack.pop()
-        out.append(span)
-        stack.extend(reversed(children.get(span.span_id, [])))
-    return tuple(out)
-
-
 def _trace(row: tuple, tags: dict[str, str]) -> Trace:
     info = TraceInfo(
         trace_id=row[0], experiment_id=str(row[1]), run_id=row[2], name=row[3], status=row[4],
@@ -301,7 +206,7 @@ def _trace(row: tuple, tags: dict[str, str]) -> Trace:
         span_count=row[10], tags=tags,
     )
     try:
-        spans = decode_spans(row[0], row[13], _loads(row[11]), _loads(row[12]))
+        spans = decode_spans(row[0], row[13], loads(row[11]), loads(row[12]))
     except (ValueError, TypeError, IndexError, zlib.error) as exc:
         _logger.warning("logwright could not read the spans of trace %s: %r", row[0], exc)
         spans = []

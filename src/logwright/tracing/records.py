@@ -1,17 +1,17 @@
 """What the store writes for a finished trace: one record, its spans packed in one JSON array.
 
-A trace state becomes a :class:`TraceRecord` in the store's writer thread: the
-index columns the trace filter language searches (ids, name, status, times,
-token totals, span count, the root's inputs and outputs), its tags, and ``spans``,
-the UTF-8 bytes of one JSON array holding every span. Each span is an array::
+A trace state becomes a :class:`TraceRecord` when its root span ends: the index
+columns the trace filter language searches (ids, name, status, times, token
+totals, span count, the root's inputs and outputs as JSON text), its tags, and
+``spans``, one JSON array holding every span, packed as every store keeps it
+(:mod:`logwright.store.trace_blob`: UTF-8, zlib-compressed when that pays). Each
+span is an array::
 
     [span_id, parent_id, name, kind, start_ns, end_ns, status, status_message,
      attributes, events, inputs, outputs]
 
-``attributes`` is an object or null (the kind is not repeated there; readers add
-``logwright.span.kind``), ``events`` an array of ``[name, timestamp_ns,
-attributes]`` or null. The root span's array stops after ``events``: its inputs
-and outputs are the record's own ``inputs``/``outputs`` (stored once).
+The root span's array stops after ``events``: its inputs and outputs are the
+record's own ``inputs``/``outputs`` (stored once).
 
 Encoding never fails on user data: lone surrogates become U+FFFD (one warning),
 token counts outside 0..2**63-1 or not integers are dropped, times outside the
@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from typing import Any, NamedTuple
 
+from logwright.store.trace_blob import pack
 from logwright.tracing.context import report
 from logwright.tracing.serialize import _ENCODE, Dumped, dumps, encode, scrub, utf8
 
@@ -105,13 +106,18 @@ def _json(value: Any, limit: int) -> str:
     return text if len(text) <= limit else dumps(value, limit)
 
 
-def _attributes(span: Any, limit: int) -> tuple[str, tuple[int | None, int | None, int | None]]:
-    attrs = span._attributes
-    if not attrs:
-        return "null", _NO_TOKENS
+def _attributes(attrs: dict[str, Any], limit: int) -> tuple[str, tuple[int | None, int | None, int | None]]:
     if SPAN_KIND in attrs:
         attrs = {k: v for k, v in attrs.items() if k != SPAN_KIND}
     return _json(attrs, limit), span_tokens(attrs)
+
+
+def _field(value: Any, limit: int) -> str:
+    if value is None:
+        return "null"
+    if type(value) is Dumped:
+        return value
+    return encode(value, limit)  # type: ignore[return-value]
 
 
 def span_json(span: Any, limit: int, root: bool = False) -> tuple[str, tuple[int | None, ...]]:
@@ -125,6 +131,15 @@ def span_json(span: Any, limit: int, root: bool = False) -> tuple[str, tuple[int
     Returns:
         The JSON text and the span's tokens.
     """
+    inputs, outputs = span._inputs, span._outputs
+    if not (root or span._attributes or span._events or type(inputs) is Dumped or type(outputs) is Dumped):
+        try:  # the common case in one C call; a span within the cap has every field within it
+            text = _ENCODE((span.span_id, span.parent_id, span.name, span.kind, span.start_ns, span.end_ns,
+                            span.status, span.status_message, None, None, inputs, outputs))
+            if len(text) <= limit:
+                return text, _NO_TOKENS
+        except (TypeError, ValueError, RecursionError):
+            pass
     try:
         head = _ENCODE((span.span_id, span.parent_id, span.name, span.kind, span.start_ns,
                         span.end_ns, span.status, span.status_message))
@@ -132,15 +147,11 @@ def span_json(span: Any, limit: int, root: bool = False) -> tuple[str, tuple[int
         head = _ENCODE((str(span.span_id), span.parent_id and str(span.parent_id), str(span.name),
                         str(span.kind), nanoseconds(span.start_ns) or 0, nanoseconds(span.end_ns),
                         str(span.status), None if span.status_message is None else str(span.status_message)))
-    attrs, tokens = _attributes(span, limit)
+    attrs, tokens = ("null", _NO_TOKENS) if not span._attributes else _attributes(span._attributes, limit)
     events = "null" if not span._events else _json(span._events, limit)
     if root:
         return f"{head[:-1]},{attrs},{events}]", tokens
-    inputs = span._inputs
-    inputs = "null" if inputs is None else inputs if type(inputs) is Dumped else encode(inputs, limit)
-    outputs = span._outputs
-    outputs = "null" if outputs is None else outputs if type(outputs) is Dumped else encode(outputs, limit)
-    return f"{head[:-1]},{attrs},{events},{inputs},{outputs}]", tokens
+    return f"{head[:-1]},{attrs},{events},{_field(inputs, limit)},{_field(outputs, limit)}]", tokens
 
 
 def _text(value: Any) -> str | None:
@@ -174,7 +185,7 @@ def trace_record(trace: Any) -> TraceRecord:
         parts.append(text)
         if t is not None:
             tin, tout, total = add_tokens(tin, i), add_tokens(tout, o), add_tokens(total, t)
-    blob = utf8(f"[{','.join(parts)}]")
+    blob = pack(utf8(f"[{','.join(parts)}]"))
     del parts
     return TraceRecord(
         trace.trace_id, _experiment_id(trace.experiment_id), trace.run_id,
@@ -186,7 +197,7 @@ def trace_record(trace: Any) -> TraceRecord:
 
 
 def _root_field(value: Any, limit: int) -> str | None:
-    return None if value is None else scrub(value if type(value) is Dumped else encode(value, limit))
+    return None if value is None else scrub(_field(value, limit))
 
 
 def fallback_record(trace: Any, exc: BaseException) -> TraceRecord:
@@ -227,23 +238,3 @@ def _bare_span(span: Any, exc: BaseException) -> str:
     return _ENCODE([_safe_text(span.span_id), _safe_text(span.parent_id), _safe_text(span.name),
                     _safe_text(span.kind), nanoseconds(span.start_ns) or 0, nanoseconds(span.end_ns),
                     "ERROR", note, None, None, None, None])
-
-
-def approx_size(span: Any) -> int:
-    """A cheap estimate of a span's encoded size in bytes (for the writer's back-pressure)."""
-    size = 160
-    for value in (span._inputs, span._outputs):
-        kind = type(value)
-        if kind is Dumped or kind is str:
-            size += len(value)
-        elif kind is dict:
-            size += 16 * len(value) + sum(len(v) for v in value.values() if type(v) is str)
-        elif kind is tuple:
-            size += 16 * len(value) + sum(len(v) for v in value if type(v) is str)
-        elif value is not None:
-            size += 16
-    if span._attributes:
-        size += 48 * len(span._attributes)
-    if span._events:
-        size += 200 * len(span._events)
-    return size

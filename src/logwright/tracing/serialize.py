@@ -35,6 +35,7 @@ _MARKER_ROOM = 80
 _MAX_DEPTH = 32
 _MAX_ITEMS = 10_000
 _MAX_ARRAY = 1_000
+_SHORT_LIST = 256  # a list of primitives up to this long is kept as a tuple copy, encoded later
 _ATOMS = frozenset({str, int, float, bool, type(None)})
 
 
@@ -91,7 +92,8 @@ def freeze(value: Any, limit: int = DEFAULT_LIMIT, owned: bool = False) -> Any:
 
     Returns:
         ``value`` itself when it is immutable (a primitive, or a tuple of them), a
-        shallow copy of a dict of primitives, else a :class:`Dumped` JSON string.
+        shallow copy of a dict of primitives, a tuple copy of a short list of
+        primitives, else a :class:`Dumped` JSON string.
     """
     kind = type(value)
     if kind in _ATOMS:
@@ -102,12 +104,12 @@ def freeze(value: Any, limit: int = DEFAULT_LIMIT, owned: bool = False) -> Any:
                 break
         else:
             return value if owned else dict(value)
-    elif kind is tuple:
+    elif kind is tuple or (kind is list and len(value) <= _SHORT_LIST):
         for item in value:
             if type(item) not in _ATOMS:
                 break
         else:
-            return value
+            return value if kind is tuple else tuple(value)
     return Dumped(dumps(value, limit))
 
 

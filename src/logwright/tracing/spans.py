@@ -3,9 +3,10 @@
 A root span starts a trace: it gets a 16-byte hex id, the store of the current
 tracking URI, the experiment of the active run (else the current experiment) and
 a link to the active run. Spans of a trace collect in memory; when the root span
-ends, the whole trace (trace row, tags and every ended span) is handed to the
-store's background writer as one operation, and encoded to JSON in the writer
-thread. A span that ends after its root is written on its own ("late"). Spans
+ends, the whole trace is encoded (one compact JSON array of its spans, see
+:mod:`logwright.tracing.records`) and handed to the store as one write
+(``store.log_trace``). A span that ends after its root goes on its own
+(``store.log_late_span``) and is appended to its trace ("late"). Spans
 still open when their trace was already written are closed as ERROR
 ("span was not ended") by :func:`flush_spans`; at interpreter exit every open span
 is closed that way and its trace written.
@@ -26,7 +27,6 @@ from logwright import fluent
 from logwright.tracing.context import SETTINGS, _current_span, _reset, report
 from logwright.tracing.records import (
     TraceRecord,
-    approx_size,
     fallback_record,
     late_span,
     nanoseconds,
@@ -50,14 +50,14 @@ _run_experiments: dict[str, str] = {}
 class _TraceState:
     """A trace being collected: ids, destination, its spans and tags.
 
-    When the root span ends the state is handed to the store (``store.log_trace``);
-    the store's writer calls :meth:`to_record` once, which encodes the spans and then
-    lets go of them (so a finished trace is freed by reference counting, not by the
-    cyclic garbage collector).
+    When the root span ends, the trace is encoded at once (the thread that ends the
+    root pays ~2 us per span) into the compact record the store writes, handed to the
+    store (``store.log_trace``), and its live spans are let go: what waits in the
+    writer's queue is a few hundred bytes per span, freed by reference counting.
     """
 
     __slots__ = ("trace_id", "store", "experiment_id", "run_id", "root", "spans", "live", "tags",
-                 "name", "lock", "written", "limit", "approx_bytes", "_record")
+                 "name", "lock", "written", "limit", "approx_bytes", "_record", "_late")
 
     def __init__(self, store: Any, experiment_id: str, run_id: str | None) -> None:
         self.trace_id = f"{_bits(128):032x}"
@@ -74,52 +74,58 @@ class _TraceState:
         self.limit = SETTINGS.field_limit
         self.approx_bytes = 256
         self._record: TraceRecord | None = None
+        self._late: dict[str, tuple[bytes, tuple]] | None = None
 
     def __repr__(self) -> str:
-        return f"<trace {self.trace_id} ({len(self.spans)} spans)>"
+        return f"<trace {self.trace_id}>"
 
     def finish(self, span: LiveSpan) -> None:
-        """Record an ended span; the root's end hands the trace to the store."""
+        """Record an ended span; the root's end encodes the trace and hands it to the store."""
         with self.lock:
             late = self.written
             if not late:
                 self.spans.append(span)
-                self.approx_bytes += approx_size(span)
                 if span is not self.root:
                     return
                 self.written = True
         if late:
+            encoded = late_span(self, span)
+            if self._late is None:
+                self._late = {}
+            self._late[span.span_id] = encoded
             self.store.log_late_span(self, span)
         else:
+            record = self.to_record()
+            self.approx_bytes = 256 + len(record.spans or b"") + len(record.inputs or "") + len(record.outputs or "")
             self.store.log_trace(self)
             _last[:] = [self]
             for listener in _listeners:
                 listener(self)
+            self.spans = []  # encoded and handed over: the spans (and the cycles through them) can go
+            self.root = None
         if not self.live:
             _open.pop(self.trace_id, None)
 
     def to_record(self) -> TraceRecord:
-        """The trace as the store writes it (encoded once, in the store's writer thread).
+        """The trace as the store writes it, encoded once when its root span ends.
 
-        Never raises: a trace that cannot be encoded (a bug) becomes its row with an
-        error tag, reported once.
+        Never raises for what the trace holds; a trace that cannot be encoded (a bug)
+        becomes its row with an error tag, reported once.
         """
         record = self._record
         if record is None:
             try:
                 record = trace_record(self)
-            except Exception as exc:  # noqa: BLE001 - keep the writer's batch (other records) alive
-                record = fallback_record(self, exc)
-                self._record = record
+            except Exception as exc:  # noqa: BLE001 - the trace row is still worth keeping
+                record = self._record = fallback_record(self, exc)
                 report(exc, "encoding a trace")
             self._record = record
-            self.spans = []  # encoded: the spans (and the cycles through them) can go
-            self.root = None
         return record
 
     def late_record(self, span: LiveSpan) -> tuple[bytes, tuple[int | None, int | None, int | None]]:
-        """A span that ended after the trace was written: its encoded form and tokens."""
-        return late_span(self, span)
+        """A span that ended after its trace was handed over: its UTF-8 JSON array and tokens."""
+        found = self._late.get(span.span_id) if self._late else None
+        return found if found is not None else late_span(self, span)
 
 
 class LiveSpan:
