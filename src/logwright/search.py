@@ -587,17 +587,18 @@ def _clean(text: object, what: str) -> str:
 
 
 def _check_length(text: str, what: str) -> None:
+    """InvalidFilter for a text over the limit; it quotes only the first characters past it."""
     if len(text) > MAX_FILTER_LENGTH:
         message = f"the {what} is {len(text):,} characters long; the limit is {MAX_FILTER_LENGTH:,}"
-        raise _Problem(message, MAX_FILTER_LENGTH)
+        raise InvalidFilter(message, text[: MAX_FILTER_LENGTH + 1], MAX_FILTER_LENGTH)
 
 
 def _compile_filter(text: object, target: _Target) -> tuple[str, list]:
     if text is None:
         return "1", []
     text = _clean(text, "a filter")
+    _check_length(text, "filter")
     try:
-        _check_length(text, "filter")
         if not text.strip():
             return "1", []
         return _Parser(text, target).parse_filter()
@@ -619,7 +620,6 @@ def _sort_expr(field: _Field) -> tuple[str, list]:
 
 def _order_term(clause: str, target: _Target) -> tuple[str, list]:
     """Compiles one ``<identifier> [ASC|DESC]`` clause, missing values last."""
-    _check_length(clause, "order_by clause")
     parser = _Parser(clause, target)
     tok = parser.take()
     if tok.kind != "ident":
@@ -656,6 +656,7 @@ def _order_clauses(order_by: object) -> list[str]:
 def _compile_order_by(order_by: object, target: _Target) -> tuple[str, list]:
     terms, params = [], []
     for clause in _order_clauses(order_by):
+        _check_length(clause, "order_by clause")
         try:
             sql, clause_params = _order_term(clause, target)
         except _Problem as problem:
@@ -679,7 +680,7 @@ def compile_run_filter(text: str | None) -> tuple[str, list]:
     Raises:
         InvalidFilter: The text is malformed or past a limit (see the module docstring);
             ``.position`` points at the offending token, ``.text`` is the text with lone
-            surrogates replaced by U+FFFD.
+            surrogates replaced by U+FFFD (cut after ``MAX_FILTER_LENGTH + 1`` characters).
         TypeError: ``text`` is neither a string nor None.
     """
     return _compile_filter(text, _RUNS)

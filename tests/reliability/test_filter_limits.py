@@ -124,6 +124,9 @@ def test_filter_length_limit(compile_):
     assert compile_(text + " " * (MAX_FILTER_LENGTH - len(text)))[1] == ["x"]
     exc = refused(compile_, text + " " * (MAX_FILTER_LENGTH + 1 - len(text)))
     assert headline(exc) == "the filter is 10,001 characters long; the limit is 10,000 at position 10000:"
+    huge = refused(compile_, text + " " * 10**7)  # the message quotes the first 10,001 characters only
+    assert headline(huge) == "the filter is 10,000,012 characters long; the limit is 10,000 at position 10000:"
+    assert huge.text == (text + " " * 10**7)[:10_001] and len(str(huge)) < 20_200
 
 
 def test_1000_comparisons_joined_by_or_or_and_run_in_the_store(store):
