@@ -22,7 +22,7 @@ import functools
 import logging
 import sqlite3
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from logwright.entities import Trace, TraceInfo
@@ -38,8 +38,8 @@ _COLS = (
     "output_tokens, total_tokens, span_count, inputs, outputs, spans"
 )
 _SELECT = ", ".join(f"t.{c}" for c in _COLS.split(", "))
-_INSERT = f"INSERT OR REPLACE INTO traces ({_COLS}) VALUES ({', '.join('?' * 14)})"
-_INSERT_TAG = "INSERT OR REPLACE INTO trace_tags (trace_id, key, value) VALUES (?, ?, ?)"
+_INSERT = f"INSERT OR REPLACE INTO traces ({_COLS})"
+_INSERT_TAG = "INSERT OR REPLACE INTO trace_tags (trace_id, key, value)"
 # What binding one row can raise because of that row (a fault of the disk or lock is not here).
 _ROW_ERRORS = (sqlite3.DataError, sqlite3.IntegrityError, sqlite3.InterfaceError,
                sqlite3.ProgrammingError, OverflowError, ValueError, TypeError)
@@ -53,14 +53,6 @@ def _report(exc: BaseException, where: str) -> None:
     from logwright.tracing.context import report
 
     report(exc, where)
-
-
-def _record(state: Any) -> Any:
-    return state.to_record()
-
-
-def _row(record: Any) -> tuple:
-    return record[:14]
 
 
 def _cut(text: Any) -> str | None:
@@ -78,34 +70,28 @@ def _bare(record: Any) -> tuple:
             0, None, None, None)
 
 
-class _Rows:
-    """The rows of a batch of traces, produced one at a time for ``executemany``.
+@functools.lru_cache(maxsize=64)
+def _insert_many(sql: str, width: int, rows: int) -> str:
+    marks = f"({', '.join('?' * width)})"
+    return f"{sql} VALUES {', '.join([marks] * rows)}"
 
-    Keeps the record being bound (so a refused row can be replaced) and gathers
-    the tag rows on the way, without building a list of encoded traces.
-    """
 
-    __slots__ = ("states", "current", "tags")
-
-    def __init__(self, states: Sequence[tuple]) -> None:
-        self.states = iter(states)
-        self.current: Any = None
-        self.tags: list[tuple[str, str, str]] = []
-
-    def __iter__(self) -> Iterator[tuple]:
-        return self
-
-    def __next__(self) -> tuple:
-        (state,) = next(self.states)
-        record = self.current = _record(state)
-        if record.tags:
-            tid = record.trace_id
-            self.tags.extend((tid, k, v) for k, v in record.tags)
-        return _row(record)
+def _rows_per_statement(db: sqlite3.Connection, width: int) -> int:
+    """Rows per multi-row INSERT: up to 1,000, within the connection's bound-variable limit."""
+    try:
+        limit = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    except (AttributeError, sqlite3.Error):  # Python < 3.11
+        limit = 999
+    return max(1, min(1000, limit // width))
 
 
 def apply_traces(db: sqlite3.Connection, rows: Sequence[tuple]) -> None:
     """Write finished traces: one ``traces`` row each (spans in one column) and their tags.
+
+    Rows go in as multi-row INSERTs of up to 1,000 traces: each statement releases
+    the GIL once, so a producer thread busy in Python does not stall the writer at
+    every row. A statement the database refuses is retried row by row; a row it
+    still refuses keeps only its index columns and a ``logwright.error`` tag.
 
     Args:
         db: the writer's connection, inside its transaction.
@@ -113,36 +99,47 @@ def apply_traces(db: sqlite3.Connection, rows: Sequence[tuple]) -> None:
             :class:`~logwright.tracing.records.TraceRecord`, its spans already packed
             (:func:`logwright.store.trace_blob.pack`).
     """
-    source = _Rows(rows)
-    while True:
+    per = _rows_per_statement(db, 14)
+    tags: list[tuple[str, str, str]] = []
+    for start in range(0, len(rows), per):
+        records = [state.to_record() for (state,) in rows[start:start + per]]
+        for record in records:
+            if record.tags:
+                tags.extend((record.trace_id, k, v) for k, v in record.tags)
         try:
-            db.executemany(_INSERT, source)
-            break
-        except _ROW_ERRORS as exc:  # this trace's row only: store its index columns, go on
-            _store_bare(db, source.current, exc)
-    if source.tags:
-        _insert_tags(db, source.tags)
+            db.execute(_insert_many(_INSERT, 14, len(records)), [v for r in records for v in r[:14]])
+        except _ROW_ERRORS:  # one of these rows is refused: find it, keep the others
+            for record in records:
+                _insert_one(db, record)
+    if tags:
+        _insert_tags(db, tags)
 
 
-def _store_bare(db: sqlite3.Connection, record: Any, exc: BaseException) -> None:
+def _insert_one(db: sqlite3.Connection, record: Any) -> None:
     try:
-        db.execute(_INSERT, _bare(record))
-        note = f"the spans of this trace could not be stored: {type(exc).__name__}: {exc}"
-        db.execute(_INSERT_TAG, (record.trace_id, ERROR_TAG, note[:2000]))
-    except _ROW_ERRORS as again:
-        _logger.warning("logwright could not store trace %r at all: %r", record.trace_id, again)
-    _report(exc, "storing a trace")
+        db.execute(_insert_many(_INSERT, 14, 1), record[:14])
+    except _ROW_ERRORS as exc:
+        try:
+            db.execute(_insert_many(_INSERT, 14, 1), _bare(record))
+            note = f"the spans of this trace could not be stored: {type(exc).__name__}: {exc}"
+            db.execute(_insert_many(_INSERT_TAG, 3, 1), (record.trace_id, ERROR_TAG, note[:2000]))
+        except _ROW_ERRORS as again:
+            _logger.warning("logwright could not store trace %r at all: %r", record.trace_id, again)
+        _report(exc, "storing a trace")
 
 
 def _insert_tags(db: sqlite3.Connection, tags: list[tuple[str, str, str]]) -> None:
-    try:
-        db.executemany(_INSERT_TAG, tags)
-    except _ROW_ERRORS:
-        for row in tags:
-            try:
-                db.execute(_INSERT_TAG, row)
-            except _ROW_ERRORS as exc:
-                _report(exc, "storing a trace tag")
+    per = _rows_per_statement(db, 3)
+    for start in range(0, len(tags), per):
+        chunk = tags[start:start + per]
+        try:
+            db.execute(_insert_many(_INSERT_TAG, 3, len(chunk)), [v for row in chunk for v in row])
+        except _ROW_ERRORS:
+            for row in chunk:
+                try:
+                    db.execute(_insert_many(_INSERT_TAG, 3, 1), row)
+                except _ROW_ERRORS as exc:
+                    _report(exc, "storing a trace tag")
 
 
 def apply_late_spans(db: sqlite3.Connection, rows: Sequence[tuple]) -> None:
