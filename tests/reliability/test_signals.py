@@ -222,12 +222,6 @@ def test_sigkill_at_random_moments_loses_no_metric_point_older_than_a_second(tmp
         assert _status(store, run_id) == RunStatus.KILLED
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: the writer falls behind a tight @trace loop. Its first batch (the run row plus "
-    "~18k traces) takes ~2.5 s to commit while the producer (~70-100k traces/s) holds the GIL, and "
-    "back-pressure only starts at 200k queued ops, so every trace that ended more than 1 s before "
-    "a SIGKILL 1-2 s into the loop is lost, with the run row itself"
-))
 def test_sigkill_at_random_moments_loses_no_trace_older_than_a_second(tmp_store):
     rng = random.Random(41)
     kills = []
