@@ -12,6 +12,7 @@ import gc
 import json
 import logging
 import os
+import secrets
 import sqlite3
 import subprocess
 import sys
@@ -175,8 +176,8 @@ def test_a_row_the_database_refuses_keeps_its_index_columns_and_the_rest_of_the_
     store = lw.Client().store
     states = _capture(store)
     _good(0)
-    with lw.start_span("huge", inputs={"text": "x" * 50_000}) as span:
-        span.set_outputs("y" * 50_000)
+    with lw.start_span("huge", inputs={"text": secrets.token_hex(25_000)}) as span:  # does not compress
+        span.set_outputs(secrets.token_hex(25_000))
         huge = span.trace_id
     _good(1)
     del store.log_trace
@@ -354,16 +355,25 @@ def test_finished_traces_are_freed_without_the_garbage_collector(tmp_store):
     assert alive == 0
 
 
-def test_the_size_estimate_follows_inputs_and_outputs(tmp_store):
+def test_the_size_estimate_follows_what_is_stored(tmp_store):
     store = lw.Client().store
     states = _capture(store)
     with lw.start_span("small"):
         pass
-    with lw.start_span("big", inputs={"prompt": "p" * 4096}) as span:
+    with lw.start_span("big", inputs={"prompt": secrets.token_hex(2048)}) as span:
+        span.set_outputs([secrets.token_hex(2048)])
+    with lw.start_span("repetitive", inputs={"prompt": "p" * 4096}) as span:
         span.set_outputs(["o" * 4096])
     del store.log_trace
-    small, big = (s.approx_bytes for s in states)
-    assert small < 1024 and 8192 <= big < 9000  # the root's inputs and outputs are stored as they are
+    for state in states:
+        store.log_trace(state)
+    lw.flush()
+    small, big, repetitive = (s.approx_bytes for s in states)
+    db = sqlite3.connect(store.db_path)
+    stored = dict(db.execute("SELECT name, LENGTH(spans) + LENGTH(inputs) + LENGTH(outputs) FROM traces"))
+    assert small < 1024 and 8192 < big and 8192 < repetitive  # the root's inputs and outputs as they are
+    assert stored["big"] <= big < stored["big"] + 1024
+    assert stored["repetitive"] <= repetitive < stored["repetitive"] + 1024
 
 
 def test_traces_written_in_a_subprocess_are_durable_after_flush(tmp_path):

@@ -33,6 +33,8 @@ _logger = logging.getLogger(__name__)
 
 ERROR_TAG = "logwright.error"
 _CHUNK = 500
+_MAX_ROWS = 512  # rows per INSERT statement
+_MAX_BYTES = 256 * 1024  # bytes bound to one INSERT statement (its cached copy keeps them)
 _COLS = (
     "trace_id, experiment_id, run_id, name, status, start_ns, end_ns, input_tokens, "
     "output_tokens, total_tokens, span_count, inputs, outputs, spans"
@@ -76,22 +78,47 @@ def _insert_many(sql: str, width: int, rows: int) -> str:
     return f"{sql} VALUES {', '.join([marks] * rows)}"
 
 
-def _rows_per_statement(db: sqlite3.Connection, width: int) -> int:
-    """Rows per multi-row INSERT: up to 1,000, within the connection's bound-variable limit."""
+def _max_rows(db: sqlite3.Connection, width: int) -> int:
+    """The largest power of two of rows per INSERT, up to 512, within the bound-variable limit."""
     try:
         limit = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     except (AttributeError, sqlite3.Error):  # Python < 3.11
         limit = 999
-    return max(1, min(1000, limit // width))
+    rows = 1
+    while rows * 2 <= min(_MAX_ROWS, limit // width):
+        rows *= 2
+    return rows
+
+
+def _size(row: Sequence[Any]) -> int:
+    return 64 + sum(len(v) for v in row if type(v) is str or type(v) is bytes)
+
+
+def _pieces(rows: list, most: int) -> list[list]:
+    """``rows`` cut into runs of a power-of-two length within ``_MAX_BYTES`` (one row at least).
+
+    Few distinct lengths keep few prepared statements, and each cached statement
+    holds on to the values last bound to it (up to ``_MAX_BYTES``).
+    """
+    out, i = [], 0
+    while i < len(rows):
+        n = most
+        while n > len(rows) - i:
+            n //= 2
+        while n > 1 and sum(_size(r) for r in rows[i:i + n]) > _MAX_BYTES:
+            n //= 2
+        out.append(rows[i:i + n])
+        i += n
+    return out
 
 
 def apply_traces(db: sqlite3.Connection, rows: Sequence[tuple]) -> None:
     """Write finished traces: one ``traces`` row each (spans in one column) and their tags.
 
-    Rows go in as multi-row INSERTs of up to 1,000 traces: each statement releases
-    the GIL once, so a producer thread busy in Python does not stall the writer at
-    every row. A statement the database refuses is retried row by row; a row it
-    still refuses keeps only its index columns and a ``logwright.error`` tag.
+    Rows go in as multi-row INSERTs (up to 512 traces or 256 KiB each): a statement
+    releases the GIL once, so a producer thread busy in Python does not stall the
+    writer at every row. A statement the database refuses is retried row by row; a
+    row it still refuses keeps only its index columns and a ``logwright.error`` tag.
 
     Args:
         db: the writer's connection, inside its transaction.
@@ -99,18 +126,19 @@ def apply_traces(db: sqlite3.Connection, rows: Sequence[tuple]) -> None:
             :class:`~logwright.tracing.records.TraceRecord`, its spans already packed
             (:func:`logwright.store.trace_blob.pack`).
     """
-    per = _rows_per_statement(db, 14)
+    most = _max_rows(db, 14)
     tags: list[tuple[str, str, str]] = []
-    for start in range(0, len(rows), per):
-        records = [state.to_record() for (state,) in rows[start:start + per]]
+    for start in range(0, len(rows), _MAX_ROWS):
+        records = [state.to_record() for (state,) in rows[start:start + _MAX_ROWS]]
         for record in records:
             if record.tags:
                 tags.extend((record.trace_id, k, v) for k, v in record.tags)
-        try:
-            db.execute(_insert_many(_INSERT, 14, len(records)), [v for r in records for v in r[:14]])
-        except _ROW_ERRORS:  # one of these rows is refused: find it, keep the others
-            for record in records:
-                _insert_one(db, record)
+        for piece in _pieces(records, most):
+            try:
+                db.execute(_insert_many(_INSERT, 14, len(piece)), [v for r in piece for v in r[:14]])
+            except _ROW_ERRORS:  # one of these rows is refused: find it, keep the others
+                for record in piece:
+                    _insert_one(db, record)
     if tags:
         _insert_tags(db, tags)
 
@@ -129,13 +157,11 @@ def _insert_one(db: sqlite3.Connection, record: Any) -> None:
 
 
 def _insert_tags(db: sqlite3.Connection, tags: list[tuple[str, str, str]]) -> None:
-    per = _rows_per_statement(db, 3)
-    for start in range(0, len(tags), per):
-        chunk = tags[start:start + per]
+    for piece in _pieces(tags, _max_rows(db, 3)):
         try:
-            db.execute(_insert_many(_INSERT_TAG, 3, len(chunk)), [v for row in chunk for v in row])
+            db.execute(_insert_many(_INSERT_TAG, 3, len(piece)), [v for row in piece for v in row])
         except _ROW_ERRORS:
-            for row in chunk:
+            for row in piece:
                 try:
                     db.execute(_insert_many(_INSERT_TAG, 3, 1), row)
                 except _ROW_ERRORS as exc:
