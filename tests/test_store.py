@@ -62,7 +62,8 @@ def test_migrations_are_recorded_and_wal_is_on(tmp_store):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"experiments", "runs", "params", "metric_chunks", "latest_metrics", "tags", "inputs",
-            "traces", "spans", "trace_tags"} <= tables
+            "traces", "trace_tags"} <= tables
+    assert "spans" not in tables  # schema 3: a trace's spans live in traces.spans
 
 
 def test_newer_store_is_refused_naming_both_versions(tmp_path):
