@@ -222,10 +222,16 @@ def test_sigkill_at_random_moments_loses_no_metric_point_older_than_a_second(tmp
         assert _status(store, run_id) == RunStatus.KILLED
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "product bug (at 6def7c3): the writer falls behind a tight @trace loop. The producer makes "
+    "~55k traces/s, the writer commits ~22k-trace batches every ~0.7 s (~31k/s), and back-pressure "
+    "starts only at 200k queued ops or 64 MB, so the age of the newest durable trace grows by ~0.4 s "
+    "per second of the loop: 1.3-1.6 s after 1.5-2 s, and traces older than 1 s die with a SIGKILL"
+))
 def test_sigkill_at_random_moments_loses_no_trace_older_than_a_second(tmp_store):
     rng = random.Random(41)
     kills = []
-    for n in range(3):
+    for n in range(5):
         store = os.path.join(tmp_store, f"kill{n}")
         run_id, old, lost_old, lost = _kill_once(store, "trace", rng.uniform(1.1, 2.0))
         assert old > 0
