@@ -241,22 +241,53 @@ def test_sigkill_at_random_moments_loses_no_trace_older_than_a_second(tmp_store)
     )
 
 
-def test_sigkilled_run_reads_killed_in_the_cli_and_in_search(tmp_store):
-    child, progress = _spawn(_LOOP, tmp_store, "metric")
-    run_id = _wait_for(child, progress, 3)[0].split()[1]
-    time.sleep(0.6)  # the run row is committed (at most every 0.5 s)
-    child.kill()
-    child.wait(_EXIT_TIMEOUT_S)
+def _cli_status(store: str, run_id: str) -> str:
     cli = subprocess.run(
-        [sys.executable, "-m", "logwright.cli", "--store", tmp_store, "runs", "list"],
+        [sys.executable, "-m", "logwright.cli", "--store", store, "runs", "list"],
         capture_output=True, text=True, timeout=60,
     )
     assert cli.returncode == 0, cli.stderr
     row = next(line for line in cli.stdout.splitlines() if run_id in line)
-    assert "KILLED" in row.split() and "RUNNING" not in row
+    return row.split()[2]
+
+
+def test_sigkilled_run_reads_killed_in_the_cli_and_in_search(tmp_store):
+    child, progress = _spawn(_LOOP, tmp_store, "metric")
+    run_id = _wait_for(child, progress, 3)[0].split()[1]
+    time.sleep(0.6)  # the run row is committed (at most every 0.5 s)
+    assert _cli_status(tmp_store, run_id) == RunStatus.RUNNING  # a reader never ends a live run
+    child.kill()
+    child.wait(_EXIT_TIMEOUT_S)
+    assert _cli_status(tmp_store, run_id) == RunStatus.KILLED
     found = lw.search_runs(filter="status = 'KILLED'")
     assert [r.info.run_id for r in found] == [run_id]
     assert lw.search_runs(filter="status = 'RUNNING'") == []
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "product bug: owner.is_dead() takes a zombie (killed, not yet waited for by its parent) for a "
+    "live process: os.kill(pid, 0) succeeds and /proc/<pid>/stat keeps its start ticks, so the run "
+    "reads RUNNING for as long as the parent does not wait (state 'Z' in /proc/<pid>/stat says it died)"
+))
+def test_run_of_a_killed_process_not_yet_waited_for_reads_killed(tmp_store):
+    child, progress = _spawn(_LOOP, tmp_store, "metric")
+    run_id = _wait_for(child, progress, 3)[0].split()[1]
+    time.sleep(0.6)
+    os.kill(child.pid, signal.SIGKILL)
+    try:
+        deadline = time.monotonic() + 10
+        while _proc_state(child.pid) != "Z" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert _proc_state(child.pid) == "Z"  # dead, its exit status not collected yet
+        assert lw.get_run(run_id).info.status == RunStatus.KILLED
+    finally:
+        child.wait(_EXIT_TIMEOUT_S)
+
+
+def _proc_state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        stat = fh.read()
+    return stat[stat.rfind(")") + 2 :].split()[0]
 
 
 def _term(store: str, program: str, *args: str) -> tuple[subprocess.Popen, str, list[str]]:
