@@ -22,7 +22,8 @@ import functools
 import logging
 import sqlite3
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import chain
 from typing import Any, TypeVar
 
 from logwright.entities import Trace, TraceInfo
@@ -33,8 +34,8 @@ _logger = logging.getLogger(__name__)
 
 ERROR_TAG = "logwright.error"
 _CHUNK = 500
-_MAX_ROWS = 512  # rows per INSERT statement
-_MAX_BYTES = 256 * 1024  # bytes bound to one INSERT statement (its cached copy keeps them)
+_MAX_ROWS = 2048  # rows per INSERT statement
+_MAX_BYTES = 512 * 1024  # bytes bound to one INSERT statement (its cached copy keeps them)
 _COLS = (
     "trace_id, experiment_id, run_id, name, status, start_ns, end_ns, input_tokens, "
     "output_tokens, total_tokens, span_count, inputs, outputs, spans"
@@ -79,7 +80,7 @@ def _insert_many(sql: str, width: int, rows: int) -> str:
 
 
 def _max_rows(db: sqlite3.Connection, width: int) -> int:
-    """The largest power of two of rows per INSERT, up to 512, within the bound-variable limit."""
+    """The largest power of two of rows per INSERT, up to 2,048, within the bound-variable limit."""
     try:
         limit = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     except (AttributeError, sqlite3.Error):  # Python < 3.11
@@ -90,52 +91,50 @@ def _max_rows(db: sqlite3.Connection, width: int) -> int:
     return rows
 
 
-def _size(row: Sequence[Any]) -> int:
-    return 64 + sum(len(v) for v in row if type(v) is str or type(v) is bytes)
-
-
-def _pieces(rows: list, most: int) -> list[list]:
-    """``rows`` cut into runs of a power-of-two length within ``_MAX_BYTES`` (one row at least).
+def _pieces(sizes: list[int], most: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of runs of a power-of-two length within ``_MAX_BYTES`` (one row at least).
 
     Few distinct lengths keep few prepared statements, and each cached statement
     holds on to the values last bound to it (up to ``_MAX_BYTES``).
     """
-    out, i = [], 0
-    while i < len(rows):
+    i, count = 0, len(sizes)
+    while i < count:
         n = most
-        while n > len(rows) - i:
+        while n > count - i:
             n //= 2
-        while n > 1 and sum(_size(r) for r in rows[i:i + n]) > _MAX_BYTES:
+        while n > 1 and sum(sizes[i:i + n]) > _MAX_BYTES:
             n //= 2
-        out.append(rows[i:i + n])
+        yield i, i + n
         i += n
-    return out
 
 
 def apply_traces(db: sqlite3.Connection, rows: Sequence[tuple]) -> None:
     """Write finished traces: one ``traces`` row each (spans in one column) and their tags.
 
-    Rows go in as multi-row INSERTs (up to 512 traces or 256 KiB each): a statement
-    releases the GIL once, so a producer thread busy in Python does not stall the
-    writer at every row. A statement the database refuses is retried row by row; a
-    row it still refuses keeps only its index columns and a ``logwright.error`` tag.
+    Rows go in as multi-row INSERTs (up to 2,048 traces or 512 KiB each): a
+    statement releases the GIL once, so a producer thread busy in Python does not
+    stall the writer at every row. A statement the database refuses is retried row
+    by row; a row it still refuses keeps only its index columns and a
+    ``logwright.error`` tag.
 
     Args:
         db: the writer's connection, inside its transaction.
         rows: ``(state,)`` tuples; ``state.to_record()`` gives the trace's
             :class:`~logwright.tracing.records.TraceRecord`, its spans already packed
-            (:func:`logwright.store.trace_blob.pack`).
+            (:func:`logwright.store.trace_blob.pack`), and ``state.approx_bytes`` its size.
     """
     most = _max_rows(db, 14)
     tags: list[tuple[str, str, str]] = []
     for start in range(0, len(rows), _MAX_ROWS):
-        records = [state.to_record() for (state,) in rows[start:start + _MAX_ROWS]]
+        chunk = rows[start:start + _MAX_ROWS]
+        records = [state.to_record() for (state,) in chunk]
         for record in records:
             if record.tags:
                 tags.extend((record.trace_id, k, v) for k, v in record.tags)
-        for piece in _pieces(records, most):
+        for a, b in _pieces([state.approx_bytes for (state,) in chunk], most):
+            piece = records[a:b]
             try:
-                db.execute(_insert_many(_INSERT, 14, len(piece)), [v for r in piece for v in r[:14]])
+                db.execute(_insert_many(_INSERT, 14, b - a), list(chain.from_iterable([r[:14] for r in piece])))
             except _ROW_ERRORS:  # one of these rows is refused: find it, keep the others
                 for record in piece:
                     _insert_one(db, record)
@@ -157,7 +156,9 @@ def _insert_one(db: sqlite3.Connection, record: Any) -> None:
 
 
 def _insert_tags(db: sqlite3.Connection, tags: list[tuple[str, str, str]]) -> None:
-    for piece in _pieces(tags, _max_rows(db, 3)):
+    sizes = [64 + len(key) + len(value) for _, key, value in tags]
+    for a, b in _pieces(sizes, _max_rows(db, 3)):
+        piece = tags[a:b]
         try:
             db.execute(_insert_many(_INSERT_TAG, 3, len(piece)), [v for row in piece for v in row])
         except _ROW_ERRORS:
