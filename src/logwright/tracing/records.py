@@ -168,7 +168,7 @@ def _experiment_id(value: Any) -> int:
 
 
 def trace_record(trace: Any) -> TraceRecord:
-    """The record of a finished trace (called by the store's writer thread).
+    """The record of a finished trace (made once, when its root span ends).
 
     Args:
         trace: a :class:`~logwright.tracing.spans._TraceState` whose root span has ended.
@@ -192,7 +192,7 @@ def trace_record(trace: Any) -> TraceRecord:
         _text(trace.name or root.name), _text(root.status), nanoseconds(root.start_ns) or 0,
         nanoseconds(root.end_ns), tin, tout, total, len(trace.spans),
         _root_field(root._inputs, limit), _root_field(root._outputs, limit), blob,
-        [(scrub(str(k)), scrub(str(v))) for k, v in list(trace.tags.items())],
+        [(scrub(str(k)), scrub(str(v))) for k, v in list(trace.tags.items())] if trace.tags else [],
     )
 
 

@@ -8,10 +8,12 @@ characters, ``LOGWRIGHT_TRACE_FIELD_LIMIT``) and a cut field ends with
 :data:`TRUNCATION_MARKER`. numpy and torch are never imported here: they are
 recognised by the module of the value's type.
 
-On the hot path, :func:`freeze` keeps values that cannot change later (primitives
-and flat dicts/tuples of primitives) as they are and JSON-encodes everything else
-at once, so later mutation by user code cannot alter what was recorded; the final
-encoding of kept values happens in the writer thread.
+On the hot path, :func:`freeze` keeps values that cannot change later (primitives,
+flat dicts/tuples of primitives, short lists of primitives as tuples) as they are
+and JSON-encodes everything else at once, so later mutation by user code cannot
+alter what was recorded; kept values are encoded with the trace when its root span
+ends. Text bound for the store goes through :func:`utf8`/:func:`scrub`: lone
+surrogates become U+FFFD, with one warning per process.
 """
 
 from __future__ import annotations
