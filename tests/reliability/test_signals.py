@@ -222,12 +222,6 @@ def test_sigkill_at_random_moments_loses_no_metric_point_older_than_a_second(tmp
         assert _status(store, run_id) == RunStatus.KILLED
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug (at 6def7c3): the writer falls behind a tight @trace loop. The producer makes "
-    "~55k traces/s, the writer commits ~22k-trace batches every ~0.7 s (~31k/s), and back-pressure "
-    "starts only at 200k queued ops or 64 MB, so the age of the newest durable trace grows by ~0.4 s "
-    "per second of the loop: 1.3-1.6 s after 1.5-2 s, and traces older than 1 s die with a SIGKILL"
-))
 def test_sigkill_at_random_moments_loses_no_trace_older_than_a_second(tmp_store):
     rng = random.Random(41)
     kills = []
@@ -264,11 +258,6 @@ def test_sigkilled_run_reads_killed_in_the_cli_and_in_search(tmp_store):
     assert lw.search_runs(filter="status = 'RUNNING'") == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: owner.is_dead() takes a zombie (killed, not yet waited for by its parent) for a "
-    "live process: os.kill(pid, 0) succeeds and /proc/<pid>/stat keeps its start ticks, so the run "
-    "reads RUNNING for as long as the parent does not wait (state 'Z' in /proc/<pid>/stat says it died)"
-))
 def test_run_of_a_killed_process_not_yet_waited_for_reads_killed(tmp_store):
     child, progress = _spawn(_LOOP, tmp_store, "metric")
     run_id = _wait_for(child, progress, 3)[0].split()[1]

@@ -67,10 +67,12 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
     except OSError:
-        return True
+        return True  # another user's process: alive
+    stat = _read(f"/proc/{pid}/stat")
+    if stat is not None:  # a zombie (killed, not yet waited for) is dead for us
+        state = stat[stat.rfind(")") + 2 : stat.rfind(")") + 3]
+        return state not in ("Z", "X")
     return True
 
 

@@ -19,8 +19,11 @@ Nothing queued is ever dropped:
 - a **fatal** failure (the store vanished) keeps everything queued and makes the
   next :meth:`flush` (and :meth:`put`) raise :class:`~logwright.exceptions.StoreError`.
 
-Back-pressure: when more than ``HIGH_WATER`` operations or ``HIGH_BYTES`` bytes are
-queued, :meth:`put` waits for the writer (never drops), so memory stays bounded.
+Back-pressure: when more operations are queued than the writer commits in
+``MAX_LAG`` seconds (it measures its own rate), or more than ``HIGH_WATER`` operations
+or ``HIGH_BYTES`` bytes, :meth:`put` waits for the writer (never drops). So memory
+stays bounded, and a producer that outruns the store (a tight traced loop) cannot
+leave more than about a second of records at risk of a SIGKILL.
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ from logwright.exceptions import StoreError
 
 _logger = logging.getLogger(__name__)
 
-WAKE_AT = 20_000
+WAKE_AT = 4096
 HIGH_WATER = 200_000
+MAX_LAG = 0.3  # seconds of the writer's measured rate a queue may hold
 HIGH_BYTES = 64 * 1024 * 1024
 BATCH_OPS = 50_000
 BATCH_BYTES = 8 * 1024 * 1024
@@ -76,6 +80,7 @@ class Writer:
         self._failing: str | None = None
         self._rejected: list[BaseException] = []  # re-raised by flush() in strict mode (tests)
         self._timed_out = False  # a flush gave up during the current failure
+        self._limit = HIGH_WATER  # queued operations that make producers wait (see MAX_LAG)
         self._reset()
         _writers.add(self)
 
@@ -98,9 +103,10 @@ class Writer:
             self._bytes += nbytes
         if self._thread is None:
             self._start()
-        if len(queue) >= WAKE_AT or self._bytes >= BATCH_BYTES:
+        size = len(queue)
+        if size >= WAKE_AT or self._bytes >= BATCH_BYTES:
             self._wake.put(None)
-            if len(queue) >= HIGH_WATER or self._bytes >= HIGH_BYTES:
+            if size >= self._limit or self._bytes >= HIGH_BYTES:
                 self._back_pressure()
 
     def put_many(self, ops: Sequence[tuple]) -> None:
@@ -183,7 +189,7 @@ class Writer:
             raise self._fatal
         if threading.current_thread() is self._thread:
             return
-        while (len(self._queue) >= HIGH_WATER // 2 or self._bytes >= HIGH_BYTES // 2) and self._queue:
+        while (len(self._queue) >= self._limit // 2 or self._bytes >= HIGH_BYTES // 2) and self._queue:
             if self._fatal is not None:
                 raise self._fatal
             ticket: _queue.SimpleQueue[bool] = _queue.SimpleQueue()
@@ -248,8 +254,17 @@ class Writer:
             if self._fatal is not None:
                 return
             batch = self._inflight if self._inflight else self._take()
+            started = time.monotonic()
             if self._commit_until_done(batch):
                 self._inflight = []
+                self._measure(len(batch), time.monotonic() - started)
+
+    def _measure(self, ops: int, seconds: float) -> None:
+        """Set the back-pressure limit to what this writer commits in ``MAX_LAG`` seconds."""
+        if ops < 1000 or seconds <= 0:
+            return
+        limit = int(ops / seconds * MAX_LAG)
+        self._limit = max(WAKE_AT, min(HIGH_WATER, (self._limit + limit) // 2))
 
     def _commit_until_done(self, batch: list[tuple]) -> bool:
         """Commit ``batch`` in order; False (everything kept) when the store went fatal.
@@ -287,6 +302,7 @@ class Writer:
             parts.pop(0)
             delay = 0.05
             if self._failing is not None:
+                self._limit = HIGH_WATER  # a backlog after a failure is not the writer's pace
                 _logger.warning("logwright: %s is writable again; the waiting operations are written",
                                 self._describe)
                 self._failing = None
@@ -303,6 +319,7 @@ class Writer:
 
     def _note_failure(self, cause: BaseException) -> None:
         reason = describe_failure(cause)
+        self._limit = HIGH_WATER  # failing: producers wait only when memory says so
         if self._failing != reason:
             self._failing = reason
             _logger.warning("logwright: cannot write to %s: %s; %d operations waiting, retrying",
