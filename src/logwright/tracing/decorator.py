@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from logwright.tracing.context import SETTINGS, _current_span, _reset, report
-from logwright.tracing.serialize import TRUNCATION_MARKER, freeze, to_jsonable
-from logwright.tracing.spans import LiveSpan, span_name, start_detached_span
+from logwright.tracing.serialize import TRUNCATION_MARKER, freeze, span_name, to_jsonable
+from logwright.tracing.spans import LiveSpan, start_detached_span
 
 _logger = logging.getLogger(__name__)
 

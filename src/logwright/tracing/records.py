@@ -22,6 +22,7 @@ token counts outside 0..2**63-1 or not integers are dropped, times outside the
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, NamedTuple
 
 from logwright.store.trace_blob import pack
@@ -96,6 +97,12 @@ def nanoseconds(value: Any) -> int | None:
     except (TypeError, ValueError, OverflowError):
         return None
     return max(-MAX_INT, min(MAX_INT, number))
+
+
+def caller_ns(value: Any) -> int:
+    """A start, end or event time the caller gave, as 64-bit epoch nanoseconds (now when unusable)."""
+    found = nanoseconds(value) if value else None
+    return found if found is not None and found > 0 else time.time_ns()
 
 
 def _json(value: Any, limit: int) -> str:

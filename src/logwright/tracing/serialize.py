@@ -241,6 +241,17 @@ def safe_str(value: Any) -> str:
     return text if type(text) is str else safe_repr(value, 1_000)
 
 
+def span_name(name: Any) -> str:
+    """A span name (or kind) given as something other than a ``str``: its ``str()``, or ``<unnamed>``."""
+    if name is None:
+        return "<unnamed>"
+    try:
+        text = str(name)
+    except Exception:  # noqa: BLE001 - an object whose __str__ raises
+        return "<unnamed>"
+    return text if type(text) is str else "<unnamed>"
+
+
 def _cut(text: str, limit: int) -> str:
     return f"{text[:limit]}{TRUNCATION_MARKER}: {len(text)} characters in all]"
 

@@ -25,14 +25,8 @@ from typing import Any
 
 from logwright import fluent
 from logwright.tracing.context import SETTINGS, _current_span, _reset, report
-from logwright.tracing.records import (
-    TraceRecord,
-    fallback_record,
-    late_span,
-    nanoseconds,
-    trace_record,
-)
-from logwright.tracing.serialize import freeze, safe_str, to_jsonable
+from logwright.tracing.records import TraceRecord, caller_ns, fallback_record, late_span, trace_record
+from logwright.tracing.serialize import freeze, safe_str, span_name, to_jsonable
 
 _logger = logging.getLogger(__name__)
 
@@ -206,7 +200,7 @@ class LiveSpan:
             if events is None:
                 events = self._events = []
             attrs = to_jsonable(dict(attributes), self._trace.limit) if attributes else {}
-            events.append((safe_str(name), _now() if timestamp_ns is None else _time(timestamp_ns), attrs))
+            events.append((safe_str(name), _now() if timestamp_ns is None else caller_ns(timestamp_ns), attrs))
         except Exception as exc:  # noqa: BLE001
             report(exc, "LiveSpan.add_event")
 
@@ -245,7 +239,7 @@ class LiveSpan:
         if trace.live.pop(self.span_id, None) is None:
             return
         try:
-            self.end_ns = _now() if end_ns is None else _time(end_ns)
+            self.end_ns = _now() if end_ns is None else caller_ns(end_ns)
             if outputs is not None:
                 self._outputs = freeze(outputs, trace.limit)
             if status is not None:
@@ -302,23 +296,6 @@ class _NonRecordingSpan(LiveSpan):
 
 
 NON_RECORDING = _NonRecordingSpan()
-
-
-def span_name(name: Any) -> str:
-    """A span name (or kind) given as something other than a ``str``: its ``str()``, or ``<unnamed>``."""
-    if name is None:
-        return "<unnamed>"
-    try:
-        text = str(name)
-    except Exception:  # noqa: BLE001 - an object whose __str__ raises
-        return "<unnamed>"
-    return text if type(text) is str else "<unnamed>"
-
-
-def _time(value: Any) -> int:
-    """A start or end time given by the caller, as 64-bit epoch nanoseconds (now when unusable)."""
-    found = nanoseconds(value) if value else None
-    return found if found is not None and found > 0 else _now()
 
 
 def _message(exc: BaseException) -> str:
@@ -382,7 +359,7 @@ def start_detached_span(name: str, kind: str = "UNKNOWN", parent: LiveSpan | Non
             name = span_name(name)
         if type(kind) is not str:
             kind = span_name(kind)
-        start_ns = _now() if start_ns is None else _time(start_ns)
+        start_ns = _now() if start_ns is None else caller_ns(start_ns)
         if parent is None:
             trace = _new_trace(run_id)
             if trace is None:
