@@ -231,6 +231,28 @@ MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
+def schema_version(db: sqlite3.Connection, path: str) -> int:
+    """The store's schema version (0 for an empty file).
+
+    Raises:
+        StoreVersionError: the store was written by a newer logwright.
+    """
+    has_table = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_logwright_migrations'"
+    ).fetchone()
+    current = db.execute("SELECT MAX(version) FROM _logwright_migrations").fetchone()[0] if has_table else 0
+    current = current or 0
+    if current > SCHEMA_VERSION:
+        from logwright import __version__
+
+        raise StoreVersionError(
+            f"store {path!r} has schema version {current}, written by a newer logwright; "
+            f"this logwright {__version__} knows schema version {SCHEMA_VERSION}. "
+            "Upgrade logwright to open it."
+        )
+    return current
+
+
 def migrate(db: sqlite3.Connection, path: str) -> None:
     """Apply every migration the store lacks, each in its own transaction.
 
@@ -241,16 +263,7 @@ def migrate(db: sqlite3.Connection, path: str) -> None:
         "CREATE TABLE IF NOT EXISTS _logwright_migrations ("
         "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)"
     )
-    row = db.execute("SELECT MAX(version) FROM _logwright_migrations").fetchone()
-    current = row[0] or 0
-    if current > SCHEMA_VERSION:
-        from logwright import __version__
-
-        raise StoreVersionError(
-            f"store {path!r} has schema version {current}, written by a newer logwright; "
-            f"this logwright {__version__} knows schema version {SCHEMA_VERSION}. "
-            "Upgrade logwright to open it."
-        )
+    current = schema_version(db, path)
     for version, name, apply in MIGRATIONS:
         if version <= current:
             continue
