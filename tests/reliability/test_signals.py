@@ -83,9 +83,9 @@ lw.log_metric("after_signal", 1.0)
 # Logs and flushes in a loop inside `with start_run()` until Ctrl-C; says how many calls returned.
 _INTERRUPTED = _PRELUDE + """\
 with lw.start_run() as run:
-    out.write(f"run {run.info.run_id}\\n")
     i = 0
     try:
+        out.write(f"run {run.info.run_id}\\n")
         while True:
             lw.log_metric("m", float(i), step=i)
             i += 1
