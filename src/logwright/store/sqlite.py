@@ -391,7 +391,7 @@ class SqliteStore(RunsMixin, PagesMixin, TracesMixin):
         from logwright import config
 
         now = time.monotonic()
-        if self._owned and now - self._last_beat >= config.number(config.HEARTBEAT_INTERVAL, 30.0):
+        if self._owned and now - self._last_beat >= config.number(config.HEARTBEAT_INTERVAL, 10.0):
             self._last_beat = now
             self.writer.put(("heartbeat", _now_ms(), tuple(self._owned)))
 

@@ -91,10 +91,12 @@ class RunsMixin:
         if dead and not self.read_only:
             try:
                 db = self.read_db()
+                # It ended after its last heartbeat and after the last point it logged.
                 db.executemany(
-                    "UPDATE runs SET status = 'KILLED', end_time = COALESCE(?, end_time) "
+                    "UPDATE runs SET status = 'KILLED', end_time = MAX(COALESCE(?, start_time), "
+                    "COALESCE((SELECT MAX(timestamp) FROM latest_metrics WHERE run_id = ?), 0)) "
                     "WHERE run_id = ? AND status = 'RUNNING'",
-                    [(r[4], r[0]) for r in dead],
+                    [(r[4], r[0], r[0]) for r in dead],
                 )
             except sqlite3.Error:
                 pass  # locked: the next reader tries again

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from logwright.exceptions import ParamConflict
 from logwright.store import series, sqlite_traces
 from logwright.store.writer import OP, TRANSIENT
 
@@ -135,9 +136,9 @@ def _apply_params(db: sqlite3.Connection, rows: list[tuple]) -> None:
     conflicts = insert_params(db, rows)
     if conflicts:
         run_id, key, value, stored = conflicts[0]
-        raise sqlite3.IntegrityError(
-            f"param {key!r} of run {run_id} already holds {stored!r}; {value!r} was not stored "
-            "(params are write-once; another process logged it first)"
+        raise ParamConflict(
+            f"param {key!r} was already logged as {stored!r} in run {run_id} by another process; "
+            f"{value!r} was not stored (params are write-once)"
         )
 
 

@@ -19,11 +19,12 @@ Nothing queued is ever dropped:
 - a **fatal** failure (the store vanished) keeps everything queued and makes the
   next :meth:`flush` (and :meth:`put`) raise :class:`~logwright.exceptions.StoreError`.
 
-Back-pressure: when more operations are queued than the writer commits in
-``MAX_LAG`` seconds (it measures its own rate), or more than ``HIGH_WATER`` operations
-or ``HIGH_BYTES`` bytes, :meth:`put` waits for the writer (never drops). So memory
-stays bounded, and a producer that outruns the store (a tight traced loop) cannot
-leave more than about a second of records at risk of a SIGKILL.
+Back-pressure: when the oldest operation not yet committed has waited more than
+``MAX_LAG`` seconds, or more than ``HIGH_WATER`` operations or ``HIGH_BYTES`` bytes are
+queued, :meth:`put` waits for the writer (never drops). So memory stays bounded, and a
+producer that outruns the store (a tight traced loop) cannot leave more than about a
+second of records at risk of a SIGKILL. While the store fails (disk full), only the
+memory limits apply.
 """
 
 from __future__ import annotations
@@ -42,9 +43,9 @@ from logwright.exceptions import StoreError
 
 _logger = logging.getLogger(__name__)
 
-WAKE_AT = 4096
+WAKE_AT = 1024
 HIGH_WATER = 200_000
-MAX_LAG = 0.3  # seconds of the writer's measured rate a queue may hold
+MAX_LAG = 0.25  # seconds the oldest uncommitted operation may wait before producers do
 HIGH_BYTES = 64 * 1024 * 1024
 BATCH_OPS = 50_000
 BATCH_BYTES = 8 * 1024 * 1024
@@ -80,7 +81,7 @@ class Writer:
         self._failing: str | None = None
         self._rejected: list[BaseException] = []  # re-raised by flush() in strict mode (tests)
         self._timed_out = False  # a flush gave up during the current failure
-        self._limit = HIGH_WATER  # queued operations that make producers wait (see MAX_LAG)
+        self._queue_since = self._batch_since = time.monotonic()  # see _lagging
         self._reset()
         _writers.add(self)
 
@@ -106,8 +107,14 @@ class Writer:
         size = len(queue)
         if size >= WAKE_AT or self._bytes >= BATCH_BYTES:
             self._wake.put(None)
-            if size >= self._limit or self._bytes >= HIGH_BYTES:
+            if size >= HIGH_WATER or self._bytes >= HIGH_BYTES or self._lagging():
                 self._back_pressure()
+
+    def _lagging(self) -> bool:
+        if self._failing is not None:
+            return False
+        since = self._batch_since if self._inflight else self._queue_since
+        return time.monotonic() - since > MAX_LAG
 
     def put_many(self, ops: Sequence[tuple]) -> None:
         """Queue several operations at once, in order."""
@@ -189,7 +196,9 @@ class Writer:
             raise self._fatal
         if threading.current_thread() is self._thread:
             return
-        while (len(self._queue) >= self._limit // 2 or self._bytes >= HIGH_BYTES // 2) and self._queue:
+        lagging = True
+        while (lagging or len(self._queue) >= HIGH_WATER // 2 or self._bytes >= HIGH_BYTES // 2) and self._queue:
+            lagging = False  # one full drain catches up with the lag
             if self._fatal is not None:
                 raise self._fatal
             ticket: _queue.SimpleQueue[bool] = _queue.SimpleQueue()
@@ -224,6 +233,8 @@ class Writer:
                     item = wake.get_nowait()
             except _queue.Empty:
                 pass
+            if not self._queue:  # idle time is no lag
+                self._queue_since = time.monotonic()
             try:
                 self._drain_all()
             except Exception as exc:  # noqa: BLE001 - our bug: keep the thread alive, report
@@ -247,6 +258,9 @@ class Writer:
             batch.append(op)
             size += _size(op)
         self._bytes = max(0, self._bytes - size) if queue else 0
+        self._batch_since = self._queue_since
+        if not queue:
+            self._queue_since = time.monotonic()
         return batch
 
     def _drain_all(self) -> None:
@@ -254,17 +268,8 @@ class Writer:
             if self._fatal is not None:
                 return
             batch = self._inflight if self._inflight else self._take()
-            started = time.monotonic()
             if self._commit_until_done(batch):
                 self._inflight = []
-                self._measure(len(batch), time.monotonic() - started)
-
-    def _measure(self, ops: int, seconds: float) -> None:
-        """Set the back-pressure limit to what this writer commits in ``MAX_LAG`` seconds."""
-        if ops < 1000 or seconds <= 0:
-            return
-        limit = int(ops / seconds * MAX_LAG)
-        self._limit = max(WAKE_AT, min(HIGH_WATER, (self._limit + limit) // 2))
 
     def _commit_until_done(self, batch: list[tuple]) -> bool:
         """Commit ``batch`` in order; False (everything kept) when the store went fatal.
@@ -302,7 +307,6 @@ class Writer:
             parts.pop(0)
             delay = 0.05
             if self._failing is not None:
-                self._limit = HIGH_WATER  # a backlog after a failure is not the writer's pace
                 _logger.warning("logwright: %s is writable again; the waiting operations are written",
                                 self._describe)
                 self._failing = None
@@ -319,7 +323,6 @@ class Writer:
 
     def _note_failure(self, cause: BaseException) -> None:
         reason = describe_failure(cause)
-        self._limit = HIGH_WATER  # failing: producers wait only when memory says so
         if self._failing != reason:
             self._failing = reason
             _logger.warning("logwright: cannot write to %s: %s; %d operations waiting, retrying",
