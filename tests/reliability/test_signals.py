@@ -98,6 +98,7 @@ with lw.start_run() as run:
 
 # 200k points, then Ctrl-C from a thread, argv[3] seconds after the main thread entered flush().
 _INTERRUPTED_FLUSH = _PRELUDE + """\
+import sqlite3
 main = threading.main_thread().ident
 
 def in_flush():
@@ -115,9 +116,22 @@ def interrupt_inside_flush():
     if in_flush():
         os.kill(os.getpid(), signal.SIGINT)
 
+def hold_the_store(locked):
+    # Another connection holds the database for 0.5 s, so the flush below is sure to wait.
+    db = sqlite3.connect(os.path.join(sys.argv[1], "logwright.db"), timeout=60)
+    db.execute("BEGIN EXCLUSIVE")
+    locked.set()
+    time.sleep(0.5)
+    db.execute("ROLLBACK")
+
 with lw.start_run() as run:
     out.write(f"run {run.info.run_id}\\n")
     for i in range(200_000):
+        lw.log_metric("m", float(i), step=i)
+    locked = threading.Event()
+    threading.Thread(target=hold_the_store, args=(locked,), daemon=True).start()
+    locked.wait()
+    for i in range(200_000, 210_000):
         lw.log_metric("m", float(i), step=i)
     threading.Thread(target=interrupt_inside_flush, daemon=True).start()
     try:
@@ -373,7 +387,7 @@ def test_ctrl_c_inside_a_big_flush_keeps_the_batch_and_ends_killed(tmp_store, af
     run = lw.get_run(run_id)
     assert run.info.status == RunStatus.KILLED
     assert run.data.tags["logwright.error"].startswith("KeyboardInterrupt")
-    assert _steps(lw.Client(), run_id) == list(range(200_000))
+    assert _steps(lw.Client(), run_id) == list(range(210_000))
     assert not os.path.exists(os.path.join(tmp_store, "rejected.jsonl"))
 
 

@@ -27,7 +27,8 @@ from itertools import chain
 from typing import Any, TypeVar
 
 from logwright.entities import Trace, TraceInfo
-from logwright.exceptions import InvalidFilter, LogwrightError, StoreError
+from logwright.exceptions import InvalidFilter
+from logwright.store.sqlite_runs import reading
 from logwright.store.trace_blob import append_spans, decode_spans, loads, parents_first
 
 _logger = logging.getLogger(__name__)
@@ -237,27 +238,12 @@ def _trace(row: tuple, tags: dict[str, str]) -> Trace:
     return Trace(info, parents_first(spans))
 
 
-def _reading(fn: _F) -> _F:
-    """Turn a database failure of a read into StoreError."""
-
-    @functools.wraps(fn)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(self, *args, **kwargs)
-        except LogwrightError:
-            raise
-        except (sqlite3.Error, OverflowError, RecursionError) as exc:
-            raise StoreError(f"store {getattr(self, 'db_path', '?')!r}: cannot read traces: {exc}") from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
 class TracesMixin:
     """``get_trace`` and ``search_traces`` of the Store protocol, over ``self.read_db()``."""
 
     read_db: Callable[[], sqlite3.Connection]
 
-    @_reading
+    @reading
     def get_trace(self, trace_id: str) -> Trace | None:
         """The trace with this id, spans ordered parents first, or None.
 
@@ -272,7 +258,7 @@ class TracesMixin:
         ).fetchone()
         return None if row is None else self._traces([row])[0]
 
-    @_reading
+    @reading
     def search_traces(self, experiment_ids: Sequence[str] | None = None, run_id: str | None = None,
                       filter_string: str | None = None, order_by: Sequence[str] | str | None = None,
                       max_results: int = 100, offset: int = 0) -> list[Trace]:

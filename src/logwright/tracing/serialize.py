@@ -209,16 +209,6 @@ def _warn_surrogates() -> None:
     )
 
 
-def loads(text: str | None) -> Any:
-    """Decode stored JSON text; text that is not JSON comes back as it is."""
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def safe_repr(value: Any, limit: int = DEFAULT_LIMIT) -> str:
     """``repr(value)``, capped; ``<unprintable T>`` when ``__repr__`` raises."""
     try:
