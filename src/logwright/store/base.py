@@ -120,8 +120,11 @@ class Store(Protocol):
     # -- experiments (synchronous) -----------------------------------------------------
 
     def create_experiment(self, name: str, tags: Mapping[str, str] | None = None,
-                          description: str | None = None) -> str:
-        """Create an experiment, or return the id of the one with ``name``."""
+                          description: str | None = None, artifact_location: str | None = None) -> str:
+        """Create an experiment (artifacts under ``artifact_location`` when given), or return the id of the one with ``name``."""
+
+    def experiment_location(self, experiment_id: str) -> str:
+        """Where the experiment's run artifact folders live (a path or a URI)."""
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment; raises ExperimentNotFound."""
@@ -166,7 +169,12 @@ class Store(Protocol):
         """Queue a dataset input of a run."""
 
     def log_trace(self, trace: Any) -> None:
-        """Queue a finished trace (a ``logwright.tracing`` trace state) as one write."""
+        """Queue a finished trace as one write.
+
+        ``trace`` is a ``logwright.tracing`` trace state: it has ``trace_id``,
+        ``approx_bytes`` (its encoded size, for back-pressure), ``to_record()`` (the
+        encoded trace row, tags and packed spans) and ``late_record(span)``.
+        """
 
     def log_late_span(self, trace: Any, span: Any) -> None:
         """Queue a span that ended after its trace was written."""

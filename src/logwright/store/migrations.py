@@ -223,10 +223,16 @@ def _m0003_store(db: sqlite3.Connection, trace_id: str | None, parts: list[str])
     db.execute("UPDATE traces SET spans = ? WHERE trace_id = ?", (data, trace_id))
 
 
+def _m0004_experiment_artifact_location(db: sqlite3.Connection) -> None:
+    """Where an experiment's artifacts live (a folder or an ``s3://`` URI); NULL: the store's default."""
+    db.execute("ALTER TABLE experiments ADD COLUMN artifact_location TEXT")
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
     (1, "initial", _m0001_initial),
     (2, "run_owner", _m0002_run_owner),
     (3, "trace_spans_column", _m0003_trace_spans_column),
+    (4, "experiment_artifact_location", _m0004_experiment_artifact_location),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

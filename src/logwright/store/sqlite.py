@@ -88,6 +88,7 @@ class SqliteStore(RunsMixin, PagesMixin, TracesMixin):
         self._owned: set[str] = set()  # RUNNING runs this process owns (heartbeats)
         self._last_beat = 0.0
         self._last_reap = 0.0
+        self._locations: dict[str, str] = {}  # experiment id -> artifact location
         self._identity = None
         try:
             db = self._connect()
@@ -181,19 +182,26 @@ class SqliteStore(RunsMixin, PagesMixin, TracesMixin):
     # -- experiments (synchronous: ids are needed at once) ---------------------------
 
     def create_experiment(
-        self, name: str, tags: Mapping[str, str] | None = None, description: str | None = None
+        self, name: str, tags: Mapping[str, str] | None = None, description: str | None = None,
+        artifact_location: str | None = None,
     ) -> str:
-        """Create an experiment (or return the id of the existing one with that name)."""
+        """Create an experiment (or return the id of the existing one with that name).
+
+        Args:
+            artifact_location: where its runs' artifacts go (a folder or a URI such as
+                ``s3://bucket/prefix``); None: ``<artifact_root>/<experiment_id>``.
+        """
         found = self.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
         self._refuse_writes()
         try:
-            return self._insert_experiment(name, tags, description)
+            return self._insert_experiment(name, tags, description, artifact_location)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot create experiment {name!r} in {self.db_path!r}: {exc}") from exc
 
-    def _insert_experiment(self, name: str, tags: Mapping[str, str] | None, description: str | None) -> str:
+    def _insert_experiment(self, name: str, tags: Mapping[str, str] | None, description: str | None,
+                           artifact_location: str | None) -> str:
         db = self.read_db()
         now = _now_ms()
         db.execute("BEGIN IMMEDIATE")
@@ -201,9 +209,9 @@ class SqliteStore(RunsMixin, PagesMixin, TracesMixin):
             row = db.execute("SELECT experiment_id FROM experiments WHERE name = ?", (name,)).fetchone()
             if row is None:
                 cur = db.execute(
-                    "INSERT INTO experiments (name, description, creation_time, last_update_time)"
-                    " VALUES (?, ?, ?, ?)",
-                    (name, description, now, now),
+                    "INSERT INTO experiments (name, description, creation_time, last_update_time, "
+                    "artifact_location) VALUES (?, ?, ?, ?, ?)",
+                    (name, description, now, now, artifact_location),
                 )
                 exp_id = cur.lastrowid
                 db.executemany(
@@ -227,10 +235,18 @@ class SqliteStore(RunsMixin, PagesMixin, TracesMixin):
         return Experiment(
             experiment_id=exp_id, name=row[1], lifecycle_stage=row[2], description=row[3], tags=tags,
             creation_time=row[4], last_update_time=row[5],
-            artifact_location=os.path.join(self.artifact_root, exp_id),
+            artifact_location=row[6] or os.path.join(self.artifact_root, exp_id),
         )
 
-    _EXP_COLS = "experiment_id, name, lifecycle, description, creation_time, last_update_time"
+    _EXP_COLS = "experiment_id, name, lifecycle, description, creation_time, last_update_time, artifact_location"
+
+    def experiment_location(self, experiment_id: str) -> str:
+        """Where an experiment's run artifact folders live (cached: it never changes)."""
+        exp_id = str(experiment_id)
+        location = self._locations.get(exp_id)
+        if location is None:
+            location = self._locations[exp_id] = self.get_experiment(exp_id).artifact_location
+        return location
 
     @reading
     def get_experiment(self, experiment_id: str) -> Experiment:

@@ -59,10 +59,14 @@ class RunsMixin:
     read_db: Callable[[], sqlite3.Connection]
     _write_now: Callable[[str, Sequence[Any]], None]
     _refuse_writes: Callable[[], None]
+    experiment_location: Callable[[str], str]
 
     def artifact_dir(self, experiment_id: str, run_id: str) -> str:
-        """Absolute folder of a run's artifacts."""
-        return os.path.join(self.artifact_root, str(experiment_id), run_id)
+        """Where a run's artifacts live: ``<experiment's artifact location>/<run_id>``."""
+        location = self.experiment_location(str(experiment_id))
+        if "://" in location:
+            return f"{location.rstrip('/')}/{run_id}"
+        return os.path.join(location, run_id)
 
     def _info(self, row: tuple) -> RunInfo:
         return RunInfo(
