@@ -39,6 +39,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from logwright.testing.crash import LOGGING_LOOP
+
 for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 os.environ.setdefault("LOGWRIGHT_QUIET", "1")
@@ -52,26 +54,7 @@ def peak_mb():  # VmHWM: ru_maxrss would include the parent's peak, kept across 
         return next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:")) / 1024
 """
 
-_LOOP = _PRELUDE + """\
-out = open(sys.argv[2], "w", buffering=1)
-@lw.trace
-def traced(i):
-    return i
-run = lw.start_run()
-out.write(f"run {run.info.run_id}\\n")
-i = 0
-if sys.argv[3] == "metric":
-    while True:
-        lw.log_metric("m", float(i), step=i)
-        if i % 1000 == 999:
-            out.write(f"{i} {time.time()!r}\\n")
-        i += 1
-while True:
-    traced(i)
-    if i % 1000 == 999:
-        out.write(f"{i} {time.time()!r}\\n")
-    i += 1
-"""
+_LOOP = LOGGING_LOOP  # logs until killed; see logwright.testing.crash
 
 _BASELINE = _PRELUDE + """\
 with lw.start_run():

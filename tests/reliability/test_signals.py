@@ -27,6 +27,7 @@ import pytest
 import logwright as lw
 from logwright.entities import RunStatus
 from logwright.exceptions import RunNotFound
+from logwright.testing.crash import LOGGING_LOOP
 from logwright.tracing import search_traces
 
 _EXIT_TIMEOUT_S = 30  # a child that needs longer to exit after a signal is deadlocked
@@ -38,27 +39,7 @@ lw.set_tracking_uri(sys.argv[1])
 out = open(sys.argv[2], "w", buffering=1)
 """
 
-# Logs metric points (step = index) or traced calls until killed.
-_LOOP = _PRELUDE + """\
-@lw.trace
-def traced(i):
-    return i
-
-run = lw.start_run()
-out.write(f"run {run.info.run_id}\\n")
-i = 0
-if sys.argv[3] == "metric":
-    while True:
-        lw.log_metric("m", float(i), step=i)
-        if i % 1000 == 999:
-            out.write(f"{i} {time.time()!r}\\n")
-        i += 1
-while True:
-    traced(i)
-    if i % 1000 == 999:
-        out.write(f"{i} {time.time()!r}\\n")
-    i += 1
-"""
+_LOOP = LOGGING_LOOP  # logs until killed; see logwright.testing.crash
 
 # A SIGTERM handler of the user's, installed before logwright's: "flag" returns, "exit" exits 3.
 _TERM_HANDLER = _PRELUDE + """\
