@@ -1,4 +1,4 @@
-"""The search filter language, compiled to parameterized SQLite SQL.
+"""The search filter language, compiled to parameterized SQL for SQLite or PostgreSQL.
 
 A filter is comparisons joined by ``AND``, ``OR``, ``NOT`` and parentheses (``NOT`` binds
 tighter than ``AND``, ``AND`` tighter than ``OR``)::
@@ -17,7 +17,15 @@ which compares numerically with the values that are well-formed numbers (``!=`` 
 key mean "has the key with another value"; ``IS NULL`` means "has no such key". ``LIKE`` is
 case-sensitive, ``ILIKE`` is not (ASCII only). ``NOT`` is a true complement.
 
-Identifiers and values never enter the SQL text: every one is a ``?`` parameter.
+Identifiers and values never enter the SQL text: every one is a ``?`` parameter (``%s`` for
+PostgreSQL).
+
+Dialects: every ``compile_*`` function takes ``dialect="sqlite"`` (the default) or
+``"postgres"``. Both give the same answers: PostgreSQL stores a metric's NaN natively, so its
+SQL reads it as NULL (``NULLIF``); it tests whether a text is a number with a regular
+expression before casting it (a cast never raises), compares text bytewise (``COLLATE "C"``,
+as SQLite's BINARY), matches ``LIKE`` without an escape character (as SQLite's ``GLOB``) and
+sorts params and tags as SQLite does (numbers first, numerically, then text).
 
 Limits, each refused with an :class:`~logwright.exceptions.InvalidFilter` that says which:
 a filter (and each ``order_by`` clause) has at most ``MAX_FILTER_LENGTH`` characters,
@@ -82,6 +90,9 @@ _NULLS_LAST = sqlite3.sqlite_version_info >= (3, 30, 0)
 # A TEXT column compared with a NUMERIC expression gets numeric affinity, which converts
 # exactly the well-formed number literals ('10', '-2', '0.01', '1e-3'), never '10abc'.
 _IS_NUMBER = "value = CAST(value AS NUMERIC)"
+# PostgreSQL: what SQLite's numeric affinity takes for a number (no exponent beyond 3 digits,
+# so the NUMERIC cast cannot overflow); checked before the cast in a CASE, never after it.
+_PG_NUMBER_RE = r"^\s*[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]{1,3})?\s*$"
 _INT64 = 2**63
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # SQLite parses with a fixed stack of 100 entries (its default build) and refuses
@@ -166,6 +177,37 @@ _TRACES = _Target(
     default_order="t.start_ns DESC, t.trace_id",
     tiebreak="t.trace_id",
 )
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    """How one SQL engine spells what the compiler emits."""
+
+    name: str
+    mark: str  # a parameter placeholder
+    true: str
+    false: str
+    metric_value: str  # a metric's latest value, NaN read as NULL
+    is_number: str  # whether a text ``value`` is a well-formed number
+    number: str  # a text ``value`` as a number (where is_number holds)
+    number_param: str  # a placeholder compared with ``number``
+    text: str  # a text ``value`` compared bytewise
+
+
+_SQLITE = _Dialect("sqlite", "?", "1", "0", "value", _IS_NUMBER, "CAST(value AS REAL)", "?", "value")
+_POSTGRES = _Dialect(
+    "postgres", "%s", "TRUE", "FALSE", "NULLIF(value, 'NaN'::float8)", f"value ~ '{_PG_NUMBER_RE}'",
+    f"(CASE WHEN value ~ '{_PG_NUMBER_RE}' THEN CAST(value AS NUMERIC) END)", "CAST(%s AS NUMERIC)",
+    'value COLLATE "C"',
+)
+_DIALECTS = {"sqlite": _SQLITE, "postgres": _POSTGRES, "postgresql": _POSTGRES}
+
+
+def _dialect(name: str) -> _Dialect:
+    try:
+        return _DIALECTS[name]
+    except KeyError:
+        raise ValueError(f"unknown SQL dialect {name!r} (use 'sqlite' or 'postgres')") from None
 
 
 class _Problem(Exception):
@@ -293,12 +335,13 @@ def _tokenize(text: str, target: _Target) -> list[_Token]:
     return tokens
 
 
-def _resolve(tok: _Token, target: _Target) -> _Field:
+def _resolve(tok: _Token, target: _Target, dialect: _Dialect = _SQLITE) -> _Field:
     """Maps an identifier token onto a table key or an attribute column."""
     prefix, name = tok.value
     if prefix is not None and prefix != "attr":
         table = target.tables[prefix]
-        return _Field(f"{table.noun} {name!r}", table, name, "value", table.numeric)
+        expr = dialect.metric_value if table.numeric else dialect.text
+        return _Field(f"{table.noun} {name!r}", table, name, expr, table.numeric)
     canonical = target.aliases.get(name.lower(), name.lower())
     if canonical not in target.attributes:
         known = ", ".join(sorted([*target.attributes, *target.aliases]))
@@ -367,8 +410,9 @@ def _negate(inner: _Expr) -> _Expr:
 class _Parser:
     """Recursive descent over the tokens; each rule returns an :class:`_Expr`."""
 
-    def __init__(self, text: str, target: _Target) -> None:
+    def __init__(self, text: str, target: _Target, dialect: _Dialect = _SQLITE) -> None:
         self.target = target
+        self.dialect = dialect
         self.tokens = _tokenize(text, target)
         self.i = 0
         self.depth = 0  # enclosing parentheses and NOTs
@@ -455,15 +499,16 @@ class _Parser:
         self.comparisons += 1
         if self.comparisons > MAX_COMPARISONS:
             raise _Problem(f"the filter has more than {MAX_COMPARISONS:,} comparisons", tok.pos)
-        field = _resolve(tok, self.target)
+        dialect = self.dialect
+        field = _resolve(tok, self.target, dialect)
         op, op_tok = self.operator(tok)
         if op.startswith("IS"):
-            return _Expr(*_null_check(field, present=op == "IS NOT NULL"))
+            return _Expr(*_null_check(field, op == "IS NOT NULL", dialect))
         values = self.in_list() if op.endswith("IN") else [self.literal(op_tok)]
-        sql, params = _predicate(field, op, op_tok, values)
+        sql, params = _predicate(field, op, op_tok, values, dialect)
         if self.negations and field.table is None:
             # A missing attribute makes the comparison NULL; NOT must see it as false.
-            sql = f"COALESCE({sql}, 0)"
+            sql = f"COALESCE({sql}, {dialect.false})"
         return _Expr(sql, params)
 
     def operator(self, ident: _Token) -> tuple[str, _Token]:
@@ -511,54 +556,59 @@ class _Parser:
             values.append(self.literal(tok))
 
 
-def _null_check(field: _Field, present: bool) -> tuple[str, list]:
+def _null_check(field: _Field, present: bool, dialect: _Dialect = _SQLITE) -> tuple[str, list]:
     if field.table is None:
         return f"{field.expr} IS {'NOT ' if present else ''}NULL", []
     t = field.table
-    where = f"SELECT {t.id_col} FROM {t.table} WHERE key = ?"
+    where = f"SELECT {t.id_col} FROM {t.table} WHERE key = {dialect.mark}"
     return f"{t.outer} {'' if present else 'NOT '}IN ({where})", [field.key]
 
 
-def _predicate(field: _Field, op: str, op_tok: _Token, values: list[_Token]) -> tuple[str, list]:
+def _predicate(field: _Field, op: str, op_tok: _Token, values: list[_Token],
+               dialect: _Dialect = _SQLITE) -> tuple[str, list]:
     """Compiles one comparison; key/value tables become an indexed ``IN`` subquery."""
+    mark = dialect.mark
     if "LIKE" in op:
-        cond, params = _like(field, op, op_tok, values[0])
+        cond, params = _like(field, op, op_tok, values[0], dialect)
     elif field.numeric:
-        cond, params = _compare(field.expr, op, [_as_number(field, v) for v in values])
+        cond, params = _compare(field.expr, op, [_as_number(field, v) for v in values], mark)
     elif field.table is not None and all(v.kind == "number" for v in values):
-        cond, params = _numeric_text(op, [v.value for v in values])
+        cond, params = _numeric_text(op, [v.value for v in values], dialect)
     else:
         texts = [v.value if v.kind == "string" else v.text for v in values]
-        cond, params = _compare(field.expr, op, texts)
+        cond, params = _compare(field.expr, op, texts, mark)
     if field.table is None:
         return cond, params
     t = field.table
-    sql = f"{t.outer} IN (SELECT {t.id_col} FROM {t.table} WHERE key = ? AND {cond})"
+    sql = f"{t.outer} IN (SELECT {t.id_col} FROM {t.table} WHERE key = {mark} AND {cond})"
     return sql, [field.key, *params]
 
 
-def _compare(expr: str, op: str, values: list) -> tuple[str, list]:
+def _compare(expr: str, op: str, values: list, mark: str = "?") -> tuple[str, list]:
     if op.endswith("IN"):
-        return f"{expr} {op} ({', '.join('?' * len(values))})", values
-    return f"{expr} {op} ?", values
+        return f"{expr} {op} ({', '.join([mark] * len(values))})", values
+    return f"{expr} {op} {mark}", values
 
 
-def _numeric_text(op: str, numbers: list) -> tuple[str, list]:
+def _numeric_text(op: str, numbers: list, dialect: _Dialect = _SQLITE) -> tuple[str, list]:
     """Compares a text ``value`` column numerically, over values that are numbers."""
     positive = {"!=": "=", "NOT IN": "IN"}.get(op)
+    sql, params = _compare(dialect.number, positive or op, numbers, dialect.number_param)
     if positive is None:
-        sql, params = _compare("CAST(value AS REAL)", op, numbers)
-        return f"{_IS_NUMBER} AND {sql}", params
-    sql, params = _compare("CAST(value AS REAL)", positive, numbers)
-    return f"NOT ({_IS_NUMBER} AND {sql})", params
+        return f"{dialect.is_number} AND {sql}", params
+    return f"NOT ({dialect.is_number} AND {sql})", params
 
 
-def _like(field: _Field, op: str, op_tok: _Token, pattern: _Token) -> tuple[str, list]:
+def _like(field: _Field, op: str, op_tok: _Token, pattern: _Token,
+          dialect: _Dialect = _SQLITE) -> tuple[str, list]:
     if field.numeric:
         raise _Problem(f"operator {op} does not apply to numeric {field.label}", op_tok.pos)
     if pattern.kind != "string":
         raise _Problem(f"{op} needs a quoted pattern, found {pattern.text!r}", pattern.pos)
     negation = "NOT " if op.startswith("NOT") else ""
+    if dialect is _POSTGRES:  # no escape character: like SQLite's LIKE and GLOB
+        like = "ILIKE" if op.endswith("ILIKE") else "LIKE"
+        return f"{field.expr} {negation}{like} %s ESCAPE ''", [pattern.value]
     if op.endswith("ILIKE"):
         return f"{field.expr} {negation}LIKE ?", [pattern.value]
     return f"{field.expr} {negation}GLOB ?", [_like_to_glob(str(pattern.value))]
@@ -593,38 +643,44 @@ def _check_length(text: str, what: str) -> None:
         raise InvalidFilter(message, text[: MAX_FILTER_LENGTH + 1], MAX_FILTER_LENGTH)
 
 
-def _compile_filter(text: object, target: _Target) -> tuple[str, list]:
+def _compile_filter(text: object, target: _Target, dialect: _Dialect = _SQLITE) -> tuple[str, list]:
     if text is None:
-        return "1", []
+        return dialect.true, []
     text = _clean(text, "a filter")
     _check_length(text, "filter")
     try:
         if not text.strip():
-            return "1", []
-        return _Parser(text, target).parse_filter()
+            return dialect.true, []
+        return _Parser(text, target, dialect).parse_filter()
     except _Problem as problem:
         raise InvalidFilter(problem.message, text, problem.pos) from None
 
 
-def _sort_expr(field: _Field) -> tuple[str, list]:
+def _sort_exprs(field: _Field, dialect: _Dialect = _SQLITE) -> list[str]:
+    """The sort keys of a field, each taking the field's key as its one parameter (if any)."""
     if field.table is None:
-        return field.expr, []
+        return [field.expr]
     t = field.table
+    where = f"{t.id_col} = {t.outer} AND key = {dialect.mark}"
+    if t.numeric:
+        return [f"(SELECT {field.expr} FROM {t.table} WHERE {where})"]
     # Params and tags sort numbers numerically, before strings (SQLite orders REAL < TEXT).
-    value = "value"
-    if not t.numeric:
+    if dialect is _SQLITE:
         value = f"CASE WHEN {_IS_NUMBER} THEN CAST(value AS REAL) ELSE value END"
-    where = f"{t.id_col} = {t.outer} AND key = ?"
-    return f"(SELECT {value} FROM {t.table} WHERE {where})", [field.key]
+        return [f"(SELECT {value} FROM {t.table} WHERE {where})"]
+    kinds = f"CASE WHEN {dialect.is_number} THEN 0 ELSE 1 END"
+    return [f"(SELECT {value} FROM {t.table} WHERE {where})" for value in (kinds, dialect.number, dialect.text)]
 
 
-def _order_term(clause: str, target: _Target) -> tuple[str, list]:
+def _order_term(clause: str, target: _Target, dialect: _Dialect = _SQLITE) -> tuple[str, list]:
     """Compiles one ``<identifier> [ASC|DESC]`` clause, missing values last."""
-    parser = _Parser(clause, target)
+    parser = _Parser(clause, target, dialect)
     tok = parser.take()
     if tok.kind != "ident":
         raise _Problem(f"expected a column to order by, found {_describe(tok)}", tok.pos)
-    expr, params = _sort_expr(_resolve(tok, target))
+    field = _resolve(tok, target, dialect)
+    exprs = _sort_exprs(field, dialect)
+    params = [field.key] if field.table is not None else []
     direction = "ASC"
     nxt = parser.take()
     if nxt.kind == "ident" and nxt.value[0] is None and nxt.text.upper() in ("ASC", "DESC"):
@@ -632,8 +688,9 @@ def _order_term(clause: str, target: _Target) -> tuple[str, list]:
         nxt = parser.take()
     if nxt.kind != "end":
         raise _Problem(f"expected ASC or DESC, found {nxt.text!r}", nxt.pos)
-    if _NULLS_LAST:
-        return f"{expr} {direction} NULLS LAST", params
+    if _NULLS_LAST or dialect is not _SQLITE:
+        return ", ".join(f"{expr} {direction} NULLS LAST" for expr in exprs), params * len(exprs)
+    expr = exprs[0]
     return f"{expr} IS NULL, {expr} {direction}", params + params
 
 
@@ -653,12 +710,12 @@ def _order_clauses(order_by: object) -> list[str]:
     return clauses
 
 
-def _compile_order_by(order_by: object, target: _Target) -> tuple[str, list]:
+def _compile_order_by(order_by: object, target: _Target, dialect: _Dialect = _SQLITE) -> tuple[str, list]:
     terms, params = [], []
     for clause in _order_clauses(order_by):
         _check_length(clause, "order_by clause")
         try:
-            sql, clause_params = _order_term(clause, target)
+            sql, clause_params = _order_term(clause, target, dialect)
         except _Problem as problem:
             raise InvalidFilter(problem.message, clause, problem.pos) from None
         terms.append(sql)
@@ -668,14 +725,16 @@ def _compile_order_by(order_by: object, target: _Target) -> tuple[str, list]:
     return ", ".join([*terms, target.tiebreak]), params
 
 
-def compile_run_filter(text: str | None) -> tuple[str, list]:
+def compile_run_filter(text: str | None, dialect: str = "sqlite") -> tuple[str, list]:
     """Compiles a run filter to an SQL boolean expression over ``runs`` aliased ``r``.
 
     Args:
         text: The filter, e.g. ``"metrics.acc > 0.9 and params.model = 'rf'"``.
+        dialect: ``"sqlite"`` (``?`` placeholders) or ``"postgres"`` (``%s`` placeholders).
 
     Returns:
-        The parenthesized SQL expression and its parameters; ``("1", [])`` for an empty filter.
+        The parenthesized SQL expression and its parameters; ``("1", [])`` for an empty filter
+        (``("TRUE", [])`` for PostgreSQL).
 
     Raises:
         InvalidFilter: The text is malformed or past a limit (see the module docstring);
@@ -683,15 +742,16 @@ def compile_run_filter(text: str | None) -> tuple[str, list]:
             surrogates replaced by U+FFFD (cut after ``MAX_FILTER_LENGTH + 1`` characters).
         TypeError: ``text`` is neither a string nor None.
     """
-    return _compile_filter(text, _RUNS)
+    return _compile_filter(text, _RUNS, _dialect(dialect))
 
 
-def compile_run_order_by(order_by: Sequence[str] | str | None) -> tuple[str, list]:
+def compile_run_order_by(order_by: Sequence[str] | str | None, dialect: str = "sqlite") -> tuple[str, list]:
     """Compiles run ``order_by`` clauses such as ``"metrics.acc DESC"`` to an ORDER BY body.
 
     Args:
         order_by: Clauses ``<identifier> [ASC|DESC]``; ASC by default. Missing values sort
             last in both directions; ``r.run_id`` is always the final tiebreak.
+        dialect: ``"sqlite"`` or ``"postgres"``, as for :func:`compile_run_filter`.
 
     Returns:
         The body (without ``ORDER BY``) and its parameters; ``"r.start_time DESC, r.run_id"``
@@ -702,14 +762,15 @@ def compile_run_order_by(order_by: Sequence[str] | str | None) -> tuple[str, lis
             ``MAX_ORDER_BY``; ``.text`` is that clause.
         TypeError: ``order_by`` is not a string or an iterable of strings.
     """
-    return _compile_order_by(order_by, _RUNS)
+    return _compile_order_by(order_by, _RUNS, _dialect(dialect))
 
 
-def compile_trace_filter(text: str | None) -> tuple[str, list]:
+def compile_trace_filter(text: str | None, dialect: str = "sqlite") -> tuple[str, list]:
     """Compiles a trace filter over ``traces`` aliased ``t``, as :func:`compile_run_filter`.
 
     Args:
         text: The filter, e.g. ``"status = 'ERROR' and latency_ms > 500"``.
+        dialect: ``"sqlite"`` or ``"postgres"``.
 
     Returns:
         The SQL expression and its parameters; ``("1", [])`` for an empty filter.
@@ -718,14 +779,15 @@ def compile_trace_filter(text: str | None) -> tuple[str, list]:
         InvalidFilter: As :func:`compile_run_filter`.
         TypeError: ``text`` is neither a string nor None.
     """
-    return _compile_filter(text, _TRACES)
+    return _compile_filter(text, _TRACES, _dialect(dialect))
 
 
-def compile_trace_order_by(order_by: Sequence[str] | str | None) -> tuple[str, list]:
+def compile_trace_order_by(order_by: Sequence[str] | str | None, dialect: str = "sqlite") -> tuple[str, list]:
     """Compiles trace ``order_by`` clauses, as :func:`compile_run_order_by`.
 
     Args:
         order_by: Clauses such as ``"latency_ms DESC"``.
+        dialect: ``"sqlite"`` or ``"postgres"``.
 
     Returns:
         The body and its parameters; ``"t.start_ns DESC, t.trace_id"`` when none is given.
@@ -734,7 +796,7 @@ def compile_trace_order_by(order_by: Sequence[str] | str | None) -> tuple[str, l
         InvalidFilter: As :func:`compile_run_order_by`.
         TypeError: As :func:`compile_run_order_by`.
     """
-    return _compile_order_by(order_by, _TRACES)
+    return _compile_order_by(order_by, _TRACES, _dialect(dialect))
 
 
 def encode_page_token(offset: int) -> str:
