@@ -111,6 +111,9 @@ class PagesMixin:
         def read_db(self) -> sqlite3.Connection:
             """This thread's read connection (provided by SqliteStore)."""
 
+        def reap_dead_runs(self, force: bool = False) -> list[str]:
+            """End runs whose process died as KILLED (provided by RunsMixin)."""
+
     # -- runs ------------------------------------------------------------------------
 
     def column_keys(self, experiment_id: str) -> tuple[list[str], list[str]]:
@@ -211,6 +214,8 @@ class PagesMixin:
         """
         exp_key = _experiment_key(experiment_id)
         grouped = not (filter_string or "").strip()
+        with _store_errors():
+            self.reap_dead_runs()  # a run whose process died shows KILLED, not RUNNING
         with _filter_errors(filter_string, order_by):
             where, args = compile_run_filter(filter_string)
             order, order_args = compile_run_order_by([order_by] if order_by else None)
@@ -240,6 +245,7 @@ class PagesMixin:
         """
         found: dict[str, RunRow] = {}
         with _store_errors():
+            self.reap_dead_runs()
             db = self.read_db()
             for start in range(0, len(run_ids), _CHUNK):
                 chunk = list(run_ids[start : start + _CHUNK])
