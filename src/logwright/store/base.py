@@ -213,6 +213,9 @@ class Store(Protocol):
     def child_run_ids(self, run_id: str) -> list[str]:
         """Active runs nested directly under ``run_id``, oldest first."""
 
+    def run_ids_like(self, prefix: str, limit: int = 2) -> list[str]:
+        """Ids of runs (deleted ones too) starting with ``prefix``, sorted, at most ``limit`` (the CLI's short ids)."""
+
     def set_run_lifecycle(self, run_id: str, lifecycle: str) -> None:
         """Mark a run deleted or active; raises RunNotFound."""
 

@@ -228,6 +228,19 @@ class RunsMixin:
         )
         return [r[0] for r in rows]
 
+    @reading
+    def run_ids_like(self, prefix: str, limit: int = 2) -> list[str]:
+        """Ids of runs (deleted ones too) that start with ``prefix``, sorted, at most ``limit``.
+
+        ``%`` and ``_`` in ``prefix`` match only themselves; 2 tells a unique prefix from
+        an ambiguous one.
+        """
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self.read_db().execute(
+            "SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '\\' ORDER BY run_id LIMIT ?", (pattern, int(limit))
+        )
+        return [r[0] for r in rows]
+
     def set_run_lifecycle(self, run_id: str, lifecycle: str) -> None:
         """Mark a run (and nothing else) deleted or active again."""
         if self.run_exists(run_id) is None:
