@@ -131,7 +131,7 @@ class LogwrightDSPyCallback(BaseCallback):
 
     ``logwright.autolog()`` adds it to ``dspy.settings.callbacks`` (and keeps it there
     when ``dspy.configure(callbacks=...)`` replaces the list). Each call is a span:
-    modules (CHAIN; ``Predict`` LLM; ``ReAct`` and other agents AGENT; retrievers
+    modules (CHAIN, ``Predict`` too; ``ReAct`` and other agents AGENT; retrievers
     RETRIEVER) with their signature, LM calls (CHAT_MODEL or LLM) with messages,
     outputs, model, request parameters, token usage and cache hits, adapter
     format/parse (PARSER) and tools (TOOL). Errors end the span as ERROR with an
@@ -265,10 +265,13 @@ class LogwrightDSPyCallback(BaseCallback):
         if self._on():
             args = inputs.get("kwargs", inputs)
             name = str(getattr(instance, "name", None) or type(instance).__name__)
-            attrs = {"dspy.tool.name": name}
+            attrs: dict[str, Any] = {"gen_ai.tool.name": name}
             desc = getattr(instance, "desc", None)
             if desc:
-                attrs["dspy.tool.description"] = str(desc)[:2000]
+                attrs["gen_ai.tool.description"] = str(desc)[:2000]
+            schema = getattr(instance, "args", None)
+            if isinstance(schema, dict) and schema:
+                attrs["logwright.tool.parameters"] = schema
             self._start(call_id, name, "TOOL", args, attrs, current=True)
 
     @guard(_NAME)

@@ -15,18 +15,17 @@ _SIMPLE = (str, int, float, bool, type(None))
 _AGENTS = frozenset({"ReAct", "CodeAct", "ProgramOfThought", "Avatar", "RLM"})
 _signature_cache: dict[Any, dict[str, Any]] = {}
 _HISTORY_LOOKBACK = 32
+_REQUEST = {"temperature": "temperature", "max_tokens": "max_tokens", "top_p": "top_p", "n": "choice.count"}
 
 
 def module_kind(instance: Any) -> str:
-    """AGENT for ReAct-like modules, RETRIEVER for retrievers, LLM for Predict, else CHAIN."""
+    """AGENT for ReAct-like modules, RETRIEVER for retrievers, else CHAIN (``Predict`` included)."""
     names = {cls.__name__ for cls in type(instance).__mro__}
     if names & _AGENTS:
         return "AGENT"
     if "Retrieve" in names:
         return "RETRIEVER"
-    if "Predict" in names:
-        return "LLM"
-    return "CHAIN"
+    return "CHAIN"  # Predict too: the LM call under it is the model span
 
 
 def module_inputs(inputs: dict[str, Any]) -> Any:
@@ -81,12 +80,18 @@ def module_attributes(instance: Any) -> dict[str, Any]:
 
 def lm_attributes(instance: Any, call_kwargs: dict[str, Any] | None) -> dict[str, Any]:
     """The model and request parameters (the LM's defaults overridden by the call's)."""
-    attrs: dict[str, Any] = {"gen_ai.request.model": str(getattr(instance, "model", "") or "")}
+    model = str(getattr(instance, "model", "") or "")
+    attrs: dict[str, Any] = {"gen_ai.request.model": model}
+    if "/" in model:  # LiteLLM's "provider/model"
+        attrs["gen_ai.provider.name"] = model.split("/", 1)[0]
     params = {**(getattr(instance, "kwargs", None) or {}), **(call_kwargs or {})}
-    for key in ("temperature", "max_tokens", "top_p", "n"):
+    for key, name in _REQUEST.items():
         value = params.get(key)
         if type(value) in (int, float):
-            attrs[f"gen_ai.request.{key}"] = value
+            attrs[f"gen_ai.request.{name}"] = value
+    stop = params.get("stop")
+    if stop:
+        attrs["gen_ai.request.stop_sequences"] = [stop] if type(stop) is str else [str(s) for s in stop]
     simple = {k: v for k, v in params.items() if type(v) in _SIMPLE and not k.startswith("api_")}
     if simple:
         attrs["dspy.lm.kwargs"] = simple

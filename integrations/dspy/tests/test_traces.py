@@ -28,7 +28,7 @@ def test_chain_of_thought_is_one_trace(lm, traces):
     trace = traces.one()
     traces.check_complete(trace)
     assert [s.name for s in trace.spans] == COT
-    assert [s.kind for s in trace.spans] == ["CHAIN", "LLM", "PARSER", "CHAT_MODEL", "PARSER"]
+    assert [s.kind for s in trace.spans] == ["CHAIN", "CHAIN", "PARSER", "CHAT_MODEL", "PARSER"]
     root, predict, fmt, model, parse = trace.spans
     assert root.inputs == {"question": "why?"}
     assert root.outputs == {"reasoning": "think", "answer": "a"}
@@ -51,9 +51,9 @@ def test_two_module_program(lm, traces):
     traces.check_complete(trace)
     tree = traces.tree(trace)
     assert tree[0] == ("CHAIN", "TwoStep", None)
-    modules = [(kind, name, parent) for kind, name, parent in tree if kind in ("CHAIN", "LLM")]
-    assert modules == [("CHAIN", "TwoStep", None), ("LLM", "Predict", "TwoStep"),
-                       ("CHAIN", "ChainOfThought", "TwoStep"), ("LLM", "Predict", "ChainOfThought")]
+    modules = [(kind, name, parent) for kind, name, parent in tree if kind == "CHAIN"]
+    assert modules == [("CHAIN", "TwoStep", None), ("CHAIN", "Predict", "TwoStep"),
+                       ("CHAIN", "ChainOfThought", "TwoStep"), ("CHAIN", "Predict", "ChainOfThought")]
     assert sum(kind == "CHAT_MODEL" for kind, _, _ in tree) == 2
 
 
@@ -85,7 +85,9 @@ def test_react_with_python_tool(traces):
     assert [s.name for s in tools] == ["add", "finish"]
     assert tools[0].inputs == {"a": 2, "b": 3}
     assert tools[0].outputs == 5
-    assert tools[0].attributes["dspy.tool.description"] == "Add two integers."
+    assert tools[0].attributes["gen_ai.tool.name"] == "add"
+    assert tools[0].attributes["gen_ai.tool.description"] == "Add two integers."
+    assert set(tools[0].attributes["logwright.tool.parameters"]) == {"a", "b"}
 
 
 def test_user_spans_inside_forward_nest(lm, traces):
@@ -107,7 +109,7 @@ def test_program_inside_user_span(lm, traces):
     with logwright.start_span("request", kind="CHAIN"):
         dspy.Predict("question -> answer")(question="q")
     tree = traces.tree(traces.one())
-    assert tree[:2] == [("CHAIN", "request", None), ("LLM", "Predict", "request")]
+    assert tree[:2] == [("CHAIN", "request", None), ("CHAIN", "Predict", "request")]
 
 
 def test_error_ends_spans_as_error(traces):

@@ -138,7 +138,11 @@ class LogwrightCallbackHandler(BaseCallbackHandler):
             inputs = None  # a stream: the real inputs arrive with on_chain_end
         else:
             inputs = _payload(inputs)
-        self._start(run_id, parent_run_id, name, kind, inputs, tags, metadata, current=True)
+        attrs = None
+        if kind == "PROMPT":
+            template = _convert.prompt_template(serialized)
+            attrs = {"logwright.prompt.template": template} if template else None
+        self._start(run_id, parent_run_id, name, kind, inputs, tags, metadata, attrs, current=True)
 
     @guard(_NAME)
     def on_chain_end(self, outputs: Any, *, run_id: UUID, inputs: Any = None, **kwargs: Any) -> None:
@@ -208,6 +212,9 @@ class LogwrightCallbackHandler(BaseCallbackHandler):
         model = llm_output.get("model_name") or llm_output.get("model")
         if model:
             attrs["gen_ai.response.model"] = str(model)
+        reasons = _convert.finish_reasons(response)
+        if reasons:
+            attrs["gen_ai.response.finish_reasons"] = reasons
         self._end(run_id, _convert.generations(response), attrs)
 
     @guard(_NAME)

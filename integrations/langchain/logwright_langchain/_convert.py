@@ -13,8 +13,12 @@ _logger = logging.getLogger(__name__)
 
 _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool",
           "function": "function", "chat": "user", "AIMessageChunk": "assistant"}
-_PARAMS = ("temperature", "max_tokens", "top_p", "top_k", "stop", "frequency_penalty",
-           "presence_penalty", "seed")
+# invocation parameter -> OpenTelemetry GenAI request attribute
+_PARAMS = {"temperature": "temperature", "max_tokens": "max_tokens", "top_p": "top_p", "top_k": "top_k",
+           "stop": "stop_sequences", "frequency_penalty": "frequency_penalty",
+           "presence_penalty": "presence_penalty", "seed": "seed", "n": "choice.count"}
+_TEMPLATE_ROLES = {"SystemMessagePromptTemplate": "system", "HumanMessagePromptTemplate": "user",
+                   "AIMessagePromptTemplate": "assistant"}
 _MODEL_KEYS = ("model", "model_name", "model_id", "deployment_name")
 
 
@@ -113,14 +117,48 @@ def model_attributes(params: dict[str, Any] | None, metadata: dict[str, Any] | N
         attrs["gen_ai.request.model"] = str(model)
     provider = metadata.get("ls_provider") or params.get("_type")
     if provider:
-        attrs["gen_ai.system"] = str(provider)
-    for key in _PARAMS:
+        attrs["gen_ai.provider.name"] = str(provider)
+    for key, name in _PARAMS.items():
         value = params.get(key)
         if value is None:
             value = metadata.get(f"ls_{key}")
         if value is not None:
-            attrs[f"gen_ai.request.{key}"] = value
+            attrs[f"gen_ai.request.{name}"] = [value] if name == "stop_sequences" and type(value) is str else value
     return attrs
+
+
+def finish_reasons(response: Any) -> list[str]:
+    """The finish reason of each generation that reports one (``generation_info`` or the message's metadata)."""
+    out = []
+    for group in getattr(response, "generations", None) or ():
+        for gen in group:
+            info = gen.__dict__.get("generation_info") or {}
+            reason = info.get("finish_reason")
+            if reason is None:
+                msg = gen.__dict__.get("message")
+                meta = msg.__dict__.get("response_metadata") if msg is not None else None
+                reason = meta.get("finish_reason") if meta else None
+            if reason:
+                out.append(str(reason))
+    return out
+
+
+def prompt_template(serialized: Any) -> str | None:
+    """A prompt runnable's template text; a chat prompt's messages as ``role: template`` lines."""
+    kwargs = (serialized or {}).get("kwargs") or {}
+    if isinstance(kwargs.get("template"), str):
+        return kwargs["template"]
+    lines = []
+    for item in kwargs.get("messages") or ():
+        if not isinstance(item, dict):
+            continue
+        ids = item.get("id") or ["message"]
+        prompt = (item.get("kwargs") or {}).get("prompt") or {}
+        text = (prompt.get("kwargs") or {}).get("template") if isinstance(prompt, dict) else None
+        if text is None:
+            text = "{" + str((item.get("kwargs") or {}).get("variable_name", ids[-1])) + "}"
+        lines.append(f"{_TEMPLATE_ROLES.get(ids[-1], ids[-1])}: {text}")
+    return "\n".join(lines) if lines else None
 
 
 def documents(docs: Any) -> list[Any]:

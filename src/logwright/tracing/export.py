@@ -1,109 +1,359 @@
-"""OTLP/HTTP export of finished traces (extra ``logwright[otel]``).
+"""OTLP/HTTP export of finished traces that loses nothing (extra ``logwright[otel]``).
 
 When ``LOGWRIGHT_OTLP_ENDPOINT`` is set or :func:`logwright.tracing.configure` is
 given ``otlp_endpoint``, every trace is also sent, when its root span ends, to that
-endpoint as OpenTelemetry spans (protobuf over HTTP) by a background thread:
-same trace and span ids, parents, names, start/end times, status, events, and
-attributes (the GenAI ``gen_ai.*`` ones as they are; inputs and outputs as JSON in
-``input.value`` / ``output.value``). opentelemetry-sdk and its OTLP exporter are
-imported only then. Spans that end after their root are not exported.
+endpoint as OTLP protobuf over HTTP; a span that ends after its root is sent on its
+own. The user's thread only takes a snapshot of the trace and queues it; two daemon
+threads do the rest, and only they import opentelemetry:
+
+- the *encoder* turns traces into protobuf (:mod:`logwright.tracing.otlp`, with the
+  OpenInference and GenAI attributes of :mod:`logwright.tracing.semconv`) and keeps
+  them in memory, at most 4,096 traces / 64 MiB; beyond that, and whenever the
+  collector is unreachable, it writes them to the on-disk spool
+  (:mod:`logwright.tracing.spool`);
+- the *sender* posts batches of up to ``LOGWRIGHT_OTLP_MAX_REQUEST_BYTES`` (4 MiB),
+  gzip-compressed, and forgets a trace only when the collector acknowledged it
+  (HTTP 2xx). Connection errors, timeouts and HTTP 429/502/503/504 are retried with
+  backoff (0.5 s doubling to ``LOGWRIGHT_OTLP_MAX_BACKOFF``, 30 s); other HTTP errors
+  mean the collector refuses the data, which is then dropped with a warning.
+
+At interpreter exit the exporter waits up to ``LOGWRIGHT_OTLP_EXIT_TIMEOUT`` (5 s),
+then leaves what is unsent in the spool; the next process exporting to the same
+endpoint sends it.
 """
 
 from __future__ import annotations
 
-import json
+import gzip
 import logging
 import os
-import queue
 import threading
 import time
+import urllib.error
+import urllib.request
+from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
-from logwright.tracing.serialize import encode
+from logwright import config
+from logwright.tracing import spool
 
 _logger = logging.getLogger(__name__)
 
 _state: dict[str, Any] = {"exporter": None}
+MAX_TRACES = 4096
+MAX_BYTES = 64 << 20
+_RETRYABLE = {408, 429, 502, 503, 504}
+_WARN_EVERY = 60.0
+
+
+class _Finished:
+    """What export needs of a finished trace, taken when its root ends (or of one late span)."""
+
+    __slots__ = ("trace_id", "experiment_id", "run_id", "tags", "name", "root", "spans", "limit",
+                 "store", "late", "size")
+
+    def __init__(self, trace: Any, late_span: Any = None) -> None:
+        self.trace_id = trace.trace_id
+        self.experiment_id = trace.experiment_id
+        self.run_id = trace.run_id
+        self.store = trace.store
+        self.limit = trace.limit
+        self.late = late_span is not None
+        if self.late:
+            self.tags, self.name, self.root, self.spans = {}, None, None, [late_span]
+            self.size = 1024
+        else:
+            self.tags, self.name, self.root = dict(trace.tags), trace.name, trace.root
+            self.spans = list(trace.spans)
+            self.size = trace.approx_bytes * 2
 
 
 class _OtlpExporter:
-    """A queue of finished traces and the daemon thread that sends them."""
+    """The queue of finished traces, the encoder and sender threads, and the spool."""
 
     def __init__(self, endpoint: str) -> None:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.resources import Resource
-
         self.endpoint = endpoint
-        self.exporter = OTLPSpanExporter(endpoint=endpoint)
-        self.resource = Resource.create({"service.name": "logwright"})
+        self.folder = spool.spool_dir(endpoint)
+        self.max_request = int(config.number(config.OTLP_MAX_REQUEST_BYTES, 4 << 20))
+        self.max_backoff = config.number(config.OTLP_MAX_BACKOFF, 30.0)
+        self.exit_timeout = config.number(config.OTLP_EXIT_TIMEOUT, 5.0)
+        self.cond = threading.Condition()
+        self.inbox: deque[_Finished] = deque()
+        self.inbox_bytes = 0
+        self.pending: deque[bytes] = deque()
+        self.pending_bytes = 0
+        self.outstanding = 0  # queued in memory, being encoded or in flight
+        self.spooled = 0  # traces in spool files this process knows of
+        self.sent = 0
+        self.down_since: float | None = None
+        self.reason = ""
+        self.warned_at = 0.0
+        self.closing = False
+        self.deadline = float("inf")
+        self.projects: dict[tuple[int, str], str] = {}
         self._start()
 
     def _start(self) -> None:
         self.pid = os.getpid()
-        self.queue: queue.Queue[Any] = queue.Queue()
-        self.thread = threading.Thread(target=self._loop, name="logwright-otlp", daemon=True)
-        self.thread.start()
+        self.inbox.clear()
+        self.pending.clear()
+        self.inbox_bytes = self.pending_bytes = self.outstanding = 0
+        self.encoder = threading.Thread(target=self._encode_loop, name="logwright-otlp-encode", daemon=True)
+        self.sender = threading.Thread(target=self._send_loop, name="logwright-otlp-send", daemon=True)
+        self.encoder.start()
+        self.sender.start()
+
+    # -- the user's side ------------------------------------------------------------------
 
     def submit(self, trace: Any) -> None:
-        """Queue a finished trace (called when its root span ends)."""
-        if self.pid != os.getpid():  # a forked child: the parent's thread did not come along
-            self._start()
-        self.queue.put(_Finished(trace))
+        """Queue a finished trace (called when its root span ends; never imports anything)."""
+        self._put(_Finished(trace))
 
-    def flush(self, timeout: float = 10.0) -> None:
-        """Wait until every queued trace was sent (or ``timeout`` passed)."""
+    def submit_late(self, trace: Any, span: Any) -> None:
+        """Queue a span that ended after its trace was handed over."""
+        self._put(_Finished(trace, span))
+
+    def _put(self, item: _Finished) -> None:
+        if self.pid != os.getpid():  # a forked child: the parent's threads did not come along
+            self._start()
+        with self.cond:
+            # Back-pressure instead of loss: the encoder never waits on the network, so
+            # this waits only while encoding lags far behind the producer.
+            while (len(self.inbox) >= MAX_TRACES or self.inbox_bytes >= MAX_BYTES) and \
+                    self.encoder.is_alive() and not self.closing:
+                self.cond.wait(0.1)
+            self.inbox.append(item)
+            self.inbox_bytes += item.size
+            self.outstanding += 1
+            self.cond.notify_all()
+
+    def waiting(self) -> int:
+        """Traces not yet acknowledged: in memory, in flight or in the spool."""
+        return self.outstanding + self.spooled
+
+    def idle(self) -> bool:
+        """Nothing left to send, in memory or in this endpoint's spool."""
+        return self.outstanding == 0 and spool.count(self.folder) == 0
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued trace was acknowledged (or ``timeout`` passed); True if so."""
         deadline = time.monotonic() + timeout
-        with self.queue.all_tasks_done:
-            while self.queue.unfinished_tasks:
+        with self.cond:
+            self.cond.notify_all()
+            while not self.idle():
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    _logger.warning("logwright: OTLP export to %s did not finish in time", self.endpoint)
-                    return
-                self.queue.all_tasks_done.wait(left)
+                    return False
+                self.cond.wait(min(left, 0.05))
+        return True
 
-    def shutdown(self) -> None:
-        """Stop the thread after what is queued."""
-        self.queue.put(None)
+    def close(self, timeout: float | None = None) -> None:
+        """Wait up to ``timeout`` (default ``LOGWRIGHT_OTLP_EXIT_TIMEOUT``), then spool what is left."""
+        if self.pid != os.getpid() or self.closing:
+            return
+        timeout = self.exit_timeout if timeout is None else timeout
+        done = self.flush(timeout)
+        with self.cond:
+            self.closing = True
+            self.deadline = time.monotonic()
+            self.cond.notify_all()
+        self.encoder.join(5.0)
+        self.sender.join(15.0)
+        if not done:
+            _logger.warning("logwright: %d traces for %s not acknowledged after %.0f s; left in %s, "
+                            "sent by the next process exporting there", self.waiting(), self.endpoint,
+                            timeout, self.folder)
 
-    def _loop(self) -> None:
+    # -- encoder thread -------------------------------------------------------------------
+
+    def _encode_loop(self) -> None:
+        try:
+            from logwright import __version__
+            from logwright.tracing.otlp import encode_trace
+        except ImportError as exc:
+            _logger.warning("OTLP export needs `pip install logwright[otel]` (%s); traces stay local", exc)
+            _disable(self)
+            return
         while True:
-            trace = self.queue.get()
-            try:
-                if trace is None:
+            with self.cond:
+                while not self.inbox and not self.closing:
+                    self.cond.wait()
+                if not self.inbox:
                     return
-                batch = [trace]
-                while not self.queue.empty() and len(batch) < 64:
-                    nxt = self.queue.get_nowait()
-                    self.queue.task_done()
-                    if nxt is None:
-                        self.queue.put(None)
-                        break
-                    batch.append(nxt)
-                spans = [s for t in batch for s in to_otel_spans(t, self.resource)]
-                result = self.exporter.export(spans)
-                if getattr(result, "name", "") != "SUCCESS":
-                    _logger.warning("logwright: OTLP export to %s failed (%s)", self.endpoint, result)
-            except Exception as exc:  # noqa: BLE001 - keep exporting later traces
-                _logger.warning("logwright: OTLP export to %s failed: %r", self.endpoint, exc)
-            finally:
-                self.queue.task_done()
+                items = [self.inbox.popleft() for _ in range(min(256, len(self.inbox)))]
+                self.inbox_bytes -= sum(item.size for item in items)
+                self.cond.notify_all()
+            encoded = []
+            for item in items:
+                try:
+                    encoded.append(encode_trace(item, self._project(item), __version__, self.max_request))
+                except Exception as exc:  # noqa: BLE001 - a bug: lose this trace, not the thread
+                    _logger.warning("logwright: could not encode trace %s for OTLP: %r", item.trace_id, exc)
+                    encoded.append(None)
+            self._keep([data for data in encoded if data is not None], encoded.count(None))
 
+    def _keep(self, encoded: list[bytes], failed: int) -> None:
+        with self.cond:
+            self.outstanding -= failed
+            size = sum(len(data) for data in encoded)
+            to_disk = self.down_since is not None or self.closing or \
+                len(self.pending) + len(encoded) > MAX_TRACES or self.pending_bytes + size > MAX_BYTES
+            if not to_disk:
+                self.pending.extend(encoded)
+                self.pending_bytes += size
+                self.cond.notify_all()
+                return
+        self._to_spool(encoded)
 
-class _Finished:
-    """What export needs of a finished trace, taken when its root ends (the store's
-    writer lets go of the trace's spans once it has encoded them)."""
+    def _to_spool(self, records: list[bytes]) -> None:
+        """Move traces counted as outstanding into a spool file."""
+        try:
+            spool.write(self.folder, records)
+        except OSError as exc:
+            _logger.warning("logwright: could not spool %d traces for %s in %s: %r",
+                            len(records), self.endpoint, self.folder, exc)
+        with self.cond:
+            self.outstanding -= len(records)
+            self.spooled += len(records)
+            self.cond.notify_all()
 
-    __slots__ = ("trace_id", "experiment_id", "run_id", "tags", "root", "spans", "limit")
+    def _project(self, item: _Finished) -> str:
+        key = (id(item.store), str(item.experiment_id))
+        name = self.projects.get(key)
+        if name is None:
+            try:
+                name = item.store.get_experiment(str(item.experiment_id)).name
+            except Exception:  # noqa: BLE001 - a deleted experiment or a closed store
+                name = f"experiment-{item.experiment_id}"
+            self.projects[key] = name
+        return name
 
-    def __init__(self, trace: Any) -> None:
-        self.trace_id = trace.trace_id
-        self.experiment_id = trace.experiment_id
-        self.run_id = trace.run_id
-        self.tags = dict(trace.tags)
-        self.root = trace.root
-        self.spans = list(trace.spans)
-        self.limit = trace.limit
+    # -- sender thread --------------------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch is None:
+                if self.closing:
+                    return
+                claimed = spool.claim(self.folder)
+                if claimed is not None:
+                    self._send_file(claimed)
+                    continue
+                with self.cond:
+                    if not self.pending and not self.closing:
+                        self.cond.wait(1.0)
+                continue
+            if self._post(batch):
+                with self.cond:
+                    self.outstanding -= len(batch)
+                    self.sent += len(batch)
+                    self.cond.notify_all()
+                continue
+            with self.cond:  # the collector is down: everything in memory goes to disk
+                rest = list(self.pending)
+                self.pending.clear()
+                self.pending_bytes = 0
+            self._to_spool(batch + rest)
+
+    def _next_batch(self) -> list[bytes] | None:
+        with self.cond:
+            if not self.pending or self.down_since is not None:
+                return None
+            if self.closing and time.monotonic() >= self.deadline:
+                rest = list(self.pending)
+                self.pending.clear()
+                self.pending_bytes = 0
+            else:
+                rest = None
+        if rest is not None:
+            self._to_spool(rest)
+            return None
+        with self.cond:
+            batch, size = [], 0
+            while self.pending and (not batch or size + len(self.pending[0]) <= self.max_request):
+                data = self.pending.popleft()
+                batch.append(data)
+                size += len(data)
+            self.pending_bytes -= size
+            return batch
+
+    def _send_file(self, path: Any) -> None:
+        try:
+            records = spool.read(path)
+        except OSError as exc:
+            _logger.warning("logwright: could not read spool file %s: %r", path, exc)
+            return
+        backoff = 0.5
+        while records:
+            chunk, size = [], 0
+            while len(chunk) < len(records) and (not chunk or size + len(records[len(chunk)]) <= self.max_request):
+                size += len(records[len(chunk)])
+                chunk.append(records[len(chunk)])
+            if self._post(chunk):
+                records = records[len(chunk):]
+                with self.cond:
+                    self.spooled = max(0, self.spooled - len(chunk))
+                    self.sent += len(chunk)
+                backoff = 0.5
+                continue
+            with self.cond:
+                if self.closing:
+                    break
+                self.cond.wait(backoff)
+                if self.closing:
+                    break
+            backoff = min(self.max_backoff, backoff * 2)
+        spool.release(path, records)
+        with self.cond:
+            self.cond.notify_all()
+
+    def _post(self, batch: list[bytes]) -> bool:
+        """Send one request; True when the collector acknowledged it (or refused it for good)."""
+        body = b"".join(batch)
+        request = urllib.request.Request(self.endpoint, data=gzip.compress(body, 1), method="POST", headers={
+            "Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"})
+        try:
+            with urllib.request.urlopen(request, timeout=5.0) as response:  # noqa: S310 - the user's URL
+                response.read()
+        except urllib.error.HTTPError as exc:
+            if exc.code == 413 and len(batch) > 1:
+                self.max_request = max(64 << 10, len(body) // 2)
+                return self._post(batch[:len(batch) // 2]) and self._post(batch[len(batch) // 2:])
+            if exc.code not in _RETRYABLE:
+                _logger.warning("logwright: %s refused %d traces (HTTP %d %s); they are not exported",
+                                self.endpoint, len(batch), exc.code, exc.reason)
+                return True
+            return self._failed(len(batch), f"HTTP {exc.code} {exc.reason}")
+        except (OSError, ValueError) as exc:
+            return self._failed(len(batch), repr(getattr(exc, "reason", exc)))
+        self._recovered()
+        return True
+
+    def _failed(self, count: int, reason: str) -> bool:
+        now = time.time()
+        with self.cond:
+            first = self.down_since is None
+            if first:
+                self.down_since = now
+            self.reason = reason
+            warn = first or now - self.warned_at >= _WARN_EVERY
+            if warn:
+                self.warned_at = now
+        if warn:
+            since = time.strftime("%H:%M:%S", time.localtime(self.down_since))
+            _logger.warning("logwright: %d traces waiting for %s; collector unreachable since %s (%s); "
+                            "kept in %s and retried", max(count, self.waiting()), self.endpoint, since,
+                            reason, self.folder)
+        return False
+
+    def _recovered(self) -> None:
+        with self.cond:
+            since, self.down_since = self.down_since, None
+        if since is not None:
+            _logger.warning("logwright: collector %s reachable again after %.0f s; sending the %d traces "
+                            "waiting", self.endpoint, time.time() - since, self.waiting())
 
 
 def _endpoint(url: str) -> str:
@@ -113,86 +363,53 @@ def _endpoint(url: str) -> str:
     return url
 
 
+def _disable(exporter: _OtlpExporter) -> None:
+    _disable_listeners(exporter)
+    with exporter.cond:
+        exporter.outstanding = 0
+        exporter.inbox.clear()
+        exporter.closing = True
+        exporter.cond.notify_all()
+    if _state["exporter"] is exporter:
+        _state["exporter"] = None
+
+
 def configure(endpoint: str | None) -> None:
     """Start (or stop, for None) exporting finished traces to ``endpoint``."""
-    from logwright.tracing.spans import _listeners
+    from logwright.tracing.spans import _ensure_exit_hook, _late_listeners, _listeners
 
     old = _state["exporter"]
     if old is not None:
-        if old.submit in _listeners:
-            _listeners.remove(old.submit)
-        old.flush(5.0)
-        old.shutdown()
+        _disable_listeners(old)
+        old.close(5.0)
         _state["exporter"] = None
     if not endpoint:
         return
-    try:
-        exporter = _OtlpExporter(_endpoint(endpoint))
-    except ImportError as exc:
-        _logger.warning("OTLP export needs `pip install logwright[otel]` (%s); traces stay local", exc)
-        return
+    exporter = _OtlpExporter(_endpoint(endpoint))
     _state["exporter"] = exporter
     _listeners.append(exporter.submit)
+    _late_listeners.append(exporter.submit_late)
+    _ensure_exit_hook()
 
 
-def flush() -> None:
+def _disable_listeners(exporter: _OtlpExporter) -> None:
+    from logwright.tracing.spans import _late_listeners, _listeners
+
+    for listeners, fn in ((_listeners, exporter.submit), (_late_listeners, exporter.submit_late)):
+        if fn in listeners:
+            listeners.remove(fn)
+
+
+def flush(timeout: float = 10.0) -> None:
     """Wait for traces queued for export (a no-op when exporting is off)."""
     exporter = _state["exporter"]
-    if exporter is not None and exporter.pid == os.getpid():
-        exporter.flush()
+    if exporter is not None and exporter.pid == os.getpid() and not exporter.flush(timeout):
+        _logger.warning("logwright: %d traces still waiting for %s after %.0f s",
+                        exporter.waiting(), exporter.endpoint, timeout)
 
 
-def _attribute(value: Any) -> Any:
-    if isinstance(value, (str, bool, int, float)):
-        return value
-    if isinstance(value, (list, tuple)) and value and len({type(v) for v in value}) == 1 \
-            and isinstance(value[0], (str, bool, int, float)):
-        return list(value)
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _attributes(span: Any, limit: int) -> dict[str, Any]:
-    attrs = {str(k): _attribute(v) for k, v in (span._attributes or {}).items() if v is not None}
-    attrs["logwright.span.kind"] = span.kind
-    attrs["openinference.span.kind"] = span.kind
-    for key, value in (("input.value", span._inputs), ("output.value", span._outputs)):
-        text = encode(value, limit)
-        if text is not None:
-            attrs[key] = text
-            attrs[key.replace(".value", ".mime_type")] = "application/json"
-    return attrs
-
-
-def to_otel_spans(trace: Any, resource: Any) -> list[Any]:
-    """OpenTelemetry ``ReadableSpan`` objects for a finished trace."""
-    from opentelemetry.sdk.trace import Event, ReadableSpan
-    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-    from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
-
-    from logwright import __version__
-
-    flags = TraceFlags(TraceFlags.SAMPLED)
-    tid = int(trace.trace_id, 16)
-    scope = InstrumentationScope("logwright", __version__)
-    out = []
-    for span in trace.spans:
-        ctx = SpanContext(tid, int(span.span_id, 16), False, flags)
-        parent = SpanContext(tid, int(span.parent_id, 16), False, flags) if span.parent_id else None
-        attrs = _attributes(span, trace.limit)
-        if span is trace.root:
-            attrs.update({"logwright.experiment_id": str(trace.experiment_id)})
-            if trace.run_id:
-                attrs["logwright.run_id"] = trace.run_id
-            attrs.update({f"logwright.trace.tag.{k}": v for k, v in trace.tags.items()})
-        events = [
-            Event(name, {k: _attribute(v) for k, v in (attributes or {}).items()}, ts)
-            for name, ts, attributes in (span._events or ())
-        ]
-        code = StatusCode.ERROR if span.status == "ERROR" else StatusCode.OK
-        out.append(ReadableSpan(
-            name=span.name, context=ctx, parent=parent, resource=resource, attributes=attrs,
-            events=events, kind=SpanKind.INTERNAL,
-            status=Status(code, span.status_message if code is StatusCode.ERROR else None),
-            start_time=span.start_ns, end_time=span.end_ns, instrumentation_scope=scope,
-        ))
-    return out
+def close_at_exit() -> None:
+    """Interpreter exit: wait ``LOGWRIGHT_OTLP_EXIT_TIMEOUT`` for acknowledgements, spool the rest."""
+    exporter = _state["exporter"]
+    if exporter is not None:
+        exporter.close()

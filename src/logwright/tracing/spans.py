@@ -37,6 +37,7 @@ _bits = random.getrandbits
 _open: dict[str, _TraceState] = {}  # traces with spans not yet ended or not yet written
 _last: list[_TraceState] = []
 _listeners: list[Any] = []  # callables(state) run when a trace is handed over (export, display)
+_late_listeners: list[Any] = []  # callables(state, span) run when a late span is handed over (export)
 _exit_hook = {"registered": False, "atexit": False}
 _run_experiments: dict[str, str] = {}
 
@@ -88,6 +89,8 @@ class _TraceState:
                 self._late = {}
             self._late[span.span_id] = encoded
             self.store.log_late_span(self, span)
+            for listener in _late_listeners:
+                listener(self, span)
         else:
             record = self.to_record()
             self.approx_bytes = 256 + len(record.spans or b"") + len(record.inputs or "") + len(record.outputs or "")
@@ -474,14 +477,19 @@ if hasattr(os, "register_at_fork"):
 def _register_exit() -> None:
     """First trace of the process: hook interpreter exit, start OTLP export if configured."""
     _exit_hook["registered"] = True
-    if not _exit_hook["atexit"]:
-        _exit_hook["atexit"] = True
-        atexit.register(_close_all_at_exit)
+    _ensure_exit_hook()
     if SETTINGS.otlp_endpoint:
         from logwright.tracing import export
 
         if export._state["exporter"] is None:
             export.configure(SETTINGS.otlp_endpoint)
+
+
+def _ensure_exit_hook() -> None:
+    """Register :func:`_close_all_at_exit` once (it also closes the OTLP exporter, last)."""
+    if not _exit_hook["atexit"]:
+        _exit_hook["atexit"] = True
+        atexit.register(_close_all_at_exit)
 
 
 def _close_all_at_exit() -> None:
@@ -500,6 +508,6 @@ def _close_all_at_exit() -> None:
     try:
         from logwright.tracing import export
 
-        export.flush()
+        export.close_at_exit()
     except Exception as exc:  # noqa: BLE001
         _logger.warning("logwright could not export its last traces: %r", exc)
