@@ -1,4 +1,4 @@
-"""The fluent API end to end on a real SQLite store."""
+"""The fluent API end to end on a real store: each test runs on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import logwright as lw
 from logwright.entities import RunStatus
 
 
-def test_run_lifecycle_params_metrics_tags(tmp_store):
+def test_run_lifecycle_params_metrics_tags(store_uri):
     lw.set_experiment("exp")
     with lw.start_run(run_name="first", tags={"team": "ml"}, description="hello") as run:
         lw.log_params({"lr": 0.1, "model": "rf"})
@@ -36,7 +36,7 @@ def test_run_lifecycle_params_metrics_tags(tmp_store):
     assert lw.search_experiments()[0].name in {"exp", "Default"}
 
 
-def test_step_continues_after_explicit_step_and_on_resume(tmp_store):
+def test_step_continues_after_explicit_step_and_on_resume(store_uri):
     with lw.start_run() as run:
         lw.log_metric("x", 1.0, step=10)
         lw.log_metric("x", 2.0)
@@ -47,7 +47,7 @@ def test_step_continues_after_explicit_step_and_on_resume(tmp_store):
     assert lw.get_run(run.info.run_id).info.status == RunStatus.FINISHED
 
 
-def test_nan_and_infinities_round_trip(tmp_store):
+def test_nan_and_infinities_round_trip(store_uri):
     with lw.start_run() as run:
         lw.log_metric("nan", float("nan"))
         lw.log_metric("pinf", float("inf"))
@@ -58,7 +58,7 @@ def test_nan_and_infinities_round_trip(tmp_store):
     assert math.isnan(lw.get_metric_history(run.info.run_id, "nan")[0].value)
 
 
-def test_nested_runs_and_parent(tmp_store):
+def test_nested_runs_and_parent(store_uri):
     with lw.start_run(run_name="parent") as parent:
         with lw.start_run(run_name="child", nested=True) as child:
             assert lw.active_run().info.run_id == child.info.run_id
@@ -68,7 +68,7 @@ def test_nested_runs_and_parent(tmp_store):
         lw.start_run()
 
 
-def test_exception_marks_failed_and_reraises(tmp_store):
+def test_exception_marks_failed_and_reraises(store_uri):
     error = ValueError("boom")
     with pytest.raises(ValueError) as caught, lw.start_run() as run:
         lw.log_metric("before", 1.0)
@@ -80,13 +80,13 @@ def test_exception_marks_failed_and_reraises(tmp_store):
     assert got.data.metrics == {"before": 1.0}
 
 
-def test_keyboard_interrupt_marks_killed(tmp_store):
+def test_keyboard_interrupt_marks_killed(store_uri):
     with pytest.raises(KeyboardInterrupt), lw.start_run() as run:
         raise KeyboardInterrupt
     assert lw.get_run(run.info.run_id).info.status == RunStatus.KILLED
 
 
-def test_param_write_once(tmp_store):
+def test_param_write_once(store_uri):
     with lw.start_run() as run:
         lw.log_param("lr", 0.1)
         lw.log_param("lr", 0.1)  # same value: no-op
@@ -97,7 +97,7 @@ def test_param_write_once(tmp_store):
     assert data.params == {"lr": "0.1"} and data.metrics == {"kept": 1.0}
 
 
-def test_logging_without_run_starts_one(tmp_store, caplog):
+def test_logging_without_run_starts_one(store_uri, caplog):
     lw.log_metric("auto", 1.0)
     run = lw.active_run()
     assert run is not None
@@ -108,7 +108,7 @@ def test_logging_without_run_starts_one(tmp_store, caplog):
     assert sum("no active run" in r.getMessage() for r in caplog.records) <= 1
 
 
-def test_artifacts_text_dict_figure(tmp_store, tmp_path):
+def test_artifacts_text_dict_figure(store_uri, tmp_path):
     src = tmp_path / "data.csv"
     src.write_text("a,b\n1,2\n")
     import matplotlib
@@ -133,7 +133,7 @@ def test_artifacts_text_dict_figure(tmp_store, tmp_path):
     assert names == ["notes", "plots", "tables", "config.json", "data.csv"]
 
 
-def test_log_input_dataset(tmp_store):
+def test_log_input_dataset(store_uri):
     import pandas as pd
 
     df = pd.DataFrame({"a": [1, 2, 3], "b": [0.1, 0.2, 0.3]})
@@ -146,7 +146,7 @@ def test_log_input_dataset(tmp_store):
     assert len(got.digest) == 16
 
 
-def test_search_runs_filter_order_and_pages(tmp_store):
+def test_search_runs_filter_order_and_pages(store_uri):
     lw.set_experiment("search")
     for i in range(7):
         with lw.start_run(run_name=f"r{i}"):
@@ -168,7 +168,7 @@ def test_search_runs_filter_order_and_pages(tmp_store):
     assert bad.value.position > 0
 
 
-def test_delete_and_restore_run(tmp_store):
+def test_delete_and_restore_run(store_uri):
     with lw.start_run() as run:
         pass
     lw.delete_run(run.info.run_id)
@@ -177,8 +177,8 @@ def test_delete_and_restore_run(tmp_store):
     assert [r.info.run_id for r in lw.search_runs()] == [run.info.run_id]
 
 
-def test_client_by_explicit_id(tmp_store):
-    client = lw.Client(tmp_store)
+def test_client_by_explicit_id(store_uri):
+    client = lw.Client(store_uri)
     exp = client.create_experiment("explicit", tags={"k": "v"})
     assert client.create_experiment("explicit") == exp
     assert client.get_experiment(exp).tags == {"k": "v"}

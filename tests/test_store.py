@@ -80,12 +80,13 @@ def test_newer_store_is_refused_naming_both_versions(tmp_path):
     assert "newer logwright" in out.stderr
 
 
-def test_reopen_in_another_process_keeps_everything(tmp_store):
+def test_reopen_in_another_process_keeps_everything(store_uri):
     with lw.start_run() as run:
         lw.log_params({"a": 1})
         lw.log_metric("m", 0.25)
+    lw.flush()
     code = (
-        f"import logwright as lw; r = lw.Client({tmp_store!r}).get_run({run.info.run_id!r}); "
+        f"import logwright as lw; r = lw.Client({store_uri!r}).get_run({run.info.run_id!r}); "
         "print(r.data.params, r.data.metrics, r.info.status)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

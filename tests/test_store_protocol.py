@@ -1,4 +1,4 @@
-"""The Store protocol is the only way to the database: the SQLite store implements all of it,
+"""The Store protocol is the only way to the database: the SQLite and PostgreSQL stores implement all of it,
 and nothing outside ``logwright/store/`` writes SQL or builds writer operations."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import re
 
 import logwright as lw
 from logwright.store.base import Store
-from logwright.store.sqlite import SqliteStore
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 _PROTOCOL_METHODS = [
@@ -17,11 +16,11 @@ _PROTOCOL_METHODS = [
 ]
 
 
-def test_sqlite_store_implements_every_protocol_method_with_its_signature(tmp_store):
+def test_every_store_implements_every_protocol_method_with_its_signature(store_uri):
     store = lw.Client().store
     assert isinstance(store, Store)
     for name in _PROTOCOL_METHODS:
-        mine = inspect.signature(getattr(SqliteStore, name))
+        mine = inspect.signature(getattr(type(store), name))
         spec = inspect.signature(getattr(Store, name))
         assert list(mine.parameters) == list(spec.parameters), name
     for attr in ("location", "artifact_root", "read_only"):

@@ -1,10 +1,17 @@
-"""Stores: where runs, metrics and traces live. Resolves tracking URIs to a store."""
+"""Stores: where runs, metrics and traces live. Resolves tracking URIs to a store.
+
+A folder, ``sqlite:///file.db`` or ``file:`` URI opens the embedded SQLite store;
+``postgresql://user:pass@host:port/db`` (or ``postgresql+psycopg://``) opens the
+PostgreSQL store, importing psycopg only then (``pip install 'logwright[postgres]'``).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from logwright.store.sqlite import SqliteStore
 
@@ -12,7 +19,8 @@ DEFAULT_FOLDER = "logwright-runs"
 DB_NAME = "logwright.db"
 
 _lock = threading.Lock()
-_open: dict[str, SqliteStore] = {}
+_open: dict[str, Any] = {}  # db path or PostgreSQL URI -> its store
+POSTGRES_SCHEMES = ("postgresql://", "postgresql+psycopg://", "postgres://")
 _announced: set[str] = set()
 
 
@@ -36,15 +44,41 @@ def resolve(uri: str | None) -> tuple[str, str]:
         uri = uri[len("file:") :]
         uri = uri[2:] if uri.startswith("//") else uri
     if "://" in uri:
-        raise ValueError(f"tracking URI {uri!r} is not supported: use a folder or sqlite:///file.db")
+        raise ValueError(
+            f"tracking URI {uri!r} is not supported: use a folder, sqlite:///file.db or postgresql://..."
+        )
     folder = os.path.abspath(os.path.expanduser(uri))
     if folder.endswith(".db") or os.path.isfile(folder):
         return folder, os.path.join(os.path.dirname(folder), "artifacts")
     return os.path.join(folder, DB_NAME), os.path.join(folder, "artifacts")
 
 
-def get_store(uri: str | None) -> SqliteStore:
-    """The process's store for ``uri``, opened (and migrated) on first use."""
+def is_postgres(uri: str | None) -> bool:
+    """True for a ``postgresql://`` (or ``postgresql+psycopg://``) tracking URI."""
+    return bool(uri) and uri.startswith(POSTGRES_SCHEMES)  # type: ignore[union-attr]
+
+
+def _open_postgres(uri: str) -> Any:
+    store = _open.get(uri)
+    if store is not None:
+        return store
+    try:
+        from logwright.store.postgres import PostgresStore
+    except ImportError as exc:
+        raise ImportError(
+            f"the tracking URI is a PostgreSQL database, which needs psycopg: pip install 'logwright[postgres]' ({exc})"
+        ) from exc
+    with _lock:
+        store = _open.get(uri)
+        if store is None:
+            store = _open[uri] = PostgresStore(uri)
+    return store
+
+
+def get_store(uri: str | None) -> Any:
+    """The process's store for ``uri`` (SqliteStore or PostgresStore), opened (and migrated) on first use."""
+    if is_postgres(uri):
+        return _open_postgres(uri)  # type: ignore[arg-type]
     db, artifacts = resolve(uri)
     store = _open.get(db)
     if store is not None:
@@ -60,6 +94,18 @@ def get_store(uri: str | None) -> SqliteStore:
     return store
 
 
-def open_stores() -> list[SqliteStore]:
+def open_stores() -> list[Any]:
     """Every store this process has opened."""
     return list(_open.values())
+
+
+def close_stores(which: Callable[[Any], bool]) -> None:
+    """Flush, close and forget the open stores ``which`` picks (tests drop their databases after)."""
+    with _lock:
+        picked = [(key, store) for key, store in _open.items() if which(store)]
+        for key, _ in picked:
+            del _open[key]
+    for _, store in picked:
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()

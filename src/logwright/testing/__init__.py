@@ -17,6 +17,7 @@ import pytest
 
 import logwright
 from logwright import fluent
+from logwright.testing.postgres import postgres_server, postgres_uri, store_uri  # noqa: F401 - plugin fixtures
 from logwright.testing.traces import TraceReader
 
 
