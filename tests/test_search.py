@@ -1,4 +1,4 @@
-"""The filter language, run against a real SQLite store built by the migrations."""
+"""The filter language, run against real SQLite and PostgreSQL stores built by the migrations."""
 
 from __future__ import annotations
 
@@ -48,14 +48,45 @@ TRACES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def db(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("search") / "store.db")
-    conn = sqlite3.connect(path, isolation_level=None)
-    migrate(conn, path)
+class _Db:
+    """A connection to a store built by the migrations, SQLite or PostgreSQL, and its dialect."""
+
+    def __init__(self, conn, dialect):
+        self.conn = conn
+        self.dialect = dialect
+        self.mark = "?" if dialect == "sqlite" else "%s"
+
+    def execute(self, sql, params=()):
+        return self.conn.execute(sql.replace("?", self.mark), params)
+
+    def executemany(self, sql, rows):
+        for row in rows:
+            self.execute(sql, row)
+
+
+def _open(backend, tmp_path_factory, request):
+    if backend == "sqlite":
+        path = str(tmp_path_factory.mktemp("search") / "store.db")
+        conn = sqlite3.connect(path, isolation_level=None)
+        migrate(conn, path)
+        return _Db(conn, "sqlite"), lambda: None
+    import psycopg
+
+    from logwright.store.postgres_migrations import migrate as migrate_postgres
+
+    server = request.getfixturevalue("postgres_server")
+    name = server.create_database()
+    conn = psycopg.connect(server.uri(name), autocommit=True)
+    migrate_postgres(conn, name)
+    return _Db(conn, "postgres"), lambda: server.drop_database(name)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def db(request, tmp_path_factory):
+    conn, drop = _open(request.param, tmp_path_factory, request)
     for run_id, exp, name, status, start, end, user, metrics, params, tags in RUNS:
         conn.execute(
-            "INSERT INTO runs (run_id, experiment_id, run_name, status, start_time, end_time, user)"
+            'INSERT INTO runs (run_id, experiment_id, run_name, status, start_time, end_time, "user")'
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (run_id, exp, name, status, start, end, user),
         )
@@ -74,14 +105,15 @@ def db(tmp_path_factory):
             "INSERT INTO trace_tags VALUES (?, ?, ?)", [(trace_id, k, v) for k, v in tags.items()]
         )
     yield conn
-    conn.close()
+    conn.conn.close()
+    drop()
 
 
 def runs(db, text=None, order_by=None):
-    where, params = compile_run_filter(text)
-    order, order_params = compile_run_order_by(order_by)
+    where, params = compile_run_filter(text, dialect=db.dialect)
+    order, order_params = compile_run_order_by(order_by, dialect=db.dialect)
     sql = f"SELECT r.run_id FROM runs r WHERE {where} ORDER BY {order}"
-    return [row[0] for row in db.execute(sql, [*params, *order_params])]
+    return [row[0] for row in db.conn.execute(sql, [*params, *order_params])]
 
 
 def matching(db, text):
@@ -89,10 +121,10 @@ def matching(db, text):
 
 
 def traces(db, text=None, order_by=None):
-    where, params = compile_trace_filter(text)
-    order, order_params = compile_trace_order_by(order_by)
+    where, params = compile_trace_filter(text, dialect=db.dialect)
+    order, order_params = compile_trace_order_by(order_by, dialect=db.dialect)
     sql = f"SELECT t.trace_id FROM traces t WHERE {where} ORDER BY {order}"
-    return [row[0] for row in db.execute(sql, [*params, *order_params])]
+    return [row[0] for row in db.conn.execute(sql, [*params, *order_params])]
 
 
 @pytest.mark.parametrize(
@@ -273,9 +305,9 @@ def test_empty_filter_matches_everything(db, text):
 
 
 def test_compiled_filter_is_wrapped_for_combination(db):
-    where, params = compile_run_filter("status = 'FAILED' or status = 'RUNNING'")
+    where, params = compile_run_filter("status = 'FAILED' or status = 'RUNNING'", dialect=db.dialect)
     sql = f"SELECT run_id FROM runs r WHERE r.experiment_id = 2 AND {where}"
-    assert db.execute(sql, params).fetchall() == []
+    assert db.conn.execute(sql, params).fetchall() == []
 
 
 def test_identifiers_and_values_never_enter_the_sql():
