@@ -262,7 +262,7 @@ def test_cli_registers_ui_command(monkeypatch):
     parser.add_argument("--store", default=None)
     ui_cli.register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["--store", "/tmp/x", "ui"])
-    assert (args.store, args.host, args.port, args.func) == ("/tmp/x", "127.0.0.1", 5000, ui_cli.ui_command)
+    assert (args.store, args.host, args.port, args.func) == ("/tmp/x", "127.0.0.1", 5151, ui_cli.ui_command)
     assert args.allowed_hosts == []
     args = parser.parse_args(["ui", "--store", "/tmp/y", "--port", "8123", "--host", "0.0.0.0",
                               "--allowed-host", "ui.example.org", "--allowed-host", "*.corp.example"])

@@ -10,9 +10,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import sys
 
 _logger = logging.getLogger(__name__)
+
+DEFAULT_PORT = 5151
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -31,7 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                              "or ./logwright-runs")
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to bind (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=5000, help="port (default 5000; 0 picks a free one)")
+    parser.add_argument("--create", action="store_true", default=argparse.SUPPRESS,
+                        help="make a new, empty store at --store if there is none (else that is an error)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"port (default {DEFAULT_PORT}, not MLflow's 5000, which macOS AirPlay also takes; "
+                             "0 picks a free one)")
     parser.add_argument("--allowed-host", dest="allowed_hosts", action="append", default=[], metavar="NAME",
                         help="also answer requests for this Host name (repeatable): a reverse proxy's or DNS "
                              "name, '*.example.com' for a domain, '*' to turn the Host check off. "
@@ -87,20 +94,26 @@ def ui_command(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"logwright ui: listening on {args.host}, reachable from other machines; "
               "the UI has no authentication", file=sys.stderr)
-    if args.port:
-        print(f"logwright ui: serving {app.state.client.store.db_path} at http://{host}:{args.port}/", flush=True)
-        server.run()
-        return 0
-    return _run_on_free_port(server, host, app)
-
-
-def _run_on_free_port(server, host: str, app) -> int:  # noqa: ANN001 - uvicorn types, imported lazily
-    import socket
-
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((server.config.host, 0))
+    try:
+        sock = _bind(args.host, args.port)
+    except OSError as exc:
+        print(f"logwright ui: cannot listen on {host}:{args.port} ({exc.strerror or exc}); "
+              "try another --port, or --port 0 for a free one", file=sys.stderr)
+        return 1
     port = sock.getsockname()[1]
-    print(f"logwright ui: serving {app.state.client.store.db_path} at http://{host}:{port}/", flush=True)
+    print(f"logwright ui: serving {app.state.client.store.location} at http://{host}:{port}/", flush=True)
     server.run(sockets=[sock])
     return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (0: a free port), so a busy port is known before "serving"."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: a TIME_WAIT port is free
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock

@@ -11,7 +11,8 @@ import datetime
 import logging
 import sys
 
-from logwright.exceptions import LogwrightError
+from logwright.cli_options import UsageError, add_list_options, print_json, resolve_id, resolve_run_id
+from logwright.exceptions import InvalidFilter, LogwrightError
 
 _logger = logging.getLogger(__name__)
 
@@ -29,11 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="traces_command", metavar="{list,show}")
     sub.required = True
     ls = sub.add_parser("list", help="traces, newest first")
-    ls.add_argument("--experiment", help="experiment name or id (default: every experiment)")
-    ls.add_argument("--run", help="only the traces of this run id")
-    ls.add_argument("--filter", help="e.g. \"status = 'ERROR' and latency_ms > 500\"")
-    ls.add_argument("--order-by", action="append", help="e.g. 'latency_ms DESC' (repeatable)")
-    ls.add_argument("--max-results", type=int, default=50, help="at most this many (default 50)")
+    add_list_options(ls, "traces", "e.g. \"status = 'ERROR' and latency_ms > 500\"", "e.g. 'latency_ms DESC'")
+    ls.add_argument("-r", "--run", metavar="RUN_ID", help="only the traces of this run (an id or a unique prefix)")
     ls.set_defaults(func=list_command)
     show = sub.add_parser("show", help="one trace as a tree")
     show.add_argument("trace_id", metavar="ID", help="a trace id (or a unique prefix of one)")
@@ -64,10 +62,14 @@ def list_command(args: argparse.Namespace) -> int:
     try:
         client = _store(args)
         ids = _experiment_ids(client, args.experiment) if args.experiment else None
-        traces = query_traces(client.store, ids, args.run, args.filter, args.order_by, args.max_results)
+        run_id = resolve_run_id(client.store, args.run) if args.run else None
+        traces = query_traces(client.store, ids, run_id, args.filter, args.order_by, args.max_results)
     except LogwrightError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        print(f"logwright: error: {exc}", file=sys.stderr)
+        return 2 if isinstance(exc, (UsageError, InvalidFilter)) else 1
+    if getattr(args, "json", False):
+        print_json([_trace_json(t.info) for t in traces])
+        return 0
     print(f"{'TRACE ID':32}  {'STARTED':19}  {'STATUS':6}  {'LATENCY':>10}  {'SPANS':>5}  {'TOKENS':>7}  NAME")
     for trace in traces:
         info = trace.info
@@ -78,23 +80,27 @@ def list_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _trace_json(info: object) -> dict:
+    names = ("trace_id", "experiment_id", "run_id", "name", "status", "start_ns", "end_ns", "latency_ms",
+             "span_count", "input_tokens", "output_tokens", "total_tokens", "tags")
+    return {name: getattr(info, name) for name in names}
+
+
 def show_command(args: argparse.Namespace) -> int:
-    """Print one trace as a tree; returns the exit status (1 when not found)."""
+    """Print one trace as a tree; returns the exit status (1 when not found, 2 for an ambiguous prefix)."""
     from logwright.tracing.storage import read_trace
 
     try:
         client = _store(args)
-        trace_id = args.trace_id
-        found = read_trace(client.store, trace_id)
-        if found is None:
-            ids = client.store.trace_ids_like(trace_id, limit=2)
-            if len(ids) == 1:
-                found = read_trace(client.store, ids[0])
+        found = read_trace(client.store, resolve_id(args.trace_id, client.store.trace_ids_like, "trace"))
+    except UsageError as exc:
+        print(f"logwright: {exc}", file=sys.stderr)
+        return 2
     except LogwrightError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"logwright: error: {exc}", file=sys.stderr)
         return 2
     if found is None:
-        print(f"error: trace {args.trace_id!r} not found", file=sys.stderr)
+        print(f"logwright: error: trace {args.trace_id!r} not found", file=sys.stderr)
         return 1
     print(found)
     return 0
