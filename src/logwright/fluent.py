@@ -27,14 +27,16 @@ from logwright.entities import Dataset, Experiment, FileInfo, Metric, Run, RunSt
 _logger = logging.getLogger(__name__)
 
 _tracking_uri: str | None = None
+_artifact_uri: str | None = None
 _experiment_id: str | None = None
-_clients: dict[str | None, Client] = {}
+_clients: dict[tuple[str | None, str | None], Client] = {}
 _stack: contextvars.ContextVar[tuple[ActiveRun, ...]] = contextvars.ContextVar(
     "logwright_active_runs", default=()
 )
 _process_runs: list[ActiveRun] = []  # every run started and not yet ended, oldest first
 _lock = threading.RLock()  # re-entrant: the SIGTERM handler may run while it is held
-_state: dict[str, Any] = {"announced": False, "exit_hooked": False, "crashed": None}
+_state: dict[str, Any] = {"announced": False, "exit_hooked": False, "sigterm_hooked": False, "crashed": None}
+_SIGTERM_FLUSH_S = 10.0  # what a SIGTERM waits for the store (container runtimes kill ~30 s later)
 # Called with a run just before it ends (end_run, a with block, interpreter exit), so an
 # integration can flush what it buffers (logwright_torch's per-step losses). Must not raise.
 _before_end: list[Callable[[ActiveRun], None]] = []
@@ -90,11 +92,24 @@ class ActiveRun:
 # -- configuration ---------------------------------------------------------------------
 
 
-def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
-    """Send everything that follows to ``uri``: a folder or ``sqlite:///path/file.db``."""
-    global _tracking_uri, _experiment_id
+def set_tracking_uri(uri: str | os.PathLike[str], artifact_uri: str | os.PathLike[str] | None = None) -> None:
+    """Send everything that follows to ``uri``: a folder or ``sqlite:///path/file.db``.
+
+    Args:
+        uri: the tracking store.
+        artifact_uri: where experiments created from now on keep their runs' files: a
+            folder or ``s3://bucket/prefix`` (default: ``LOGWRIGHT_ARTIFACT_URI``, else the
+            store's own ``artifacts`` folder). Each experiment records its location.
+    """
+    global _tracking_uri, _artifact_uri, _experiment_id
     _tracking_uri = os.fspath(uri)
+    _artifact_uri = None if artifact_uri is None else os.fspath(artifact_uri)
     _experiment_id = None
+
+
+def get_artifact_uri() -> str | None:
+    """The artifact root of new experiments (None: each store's own ``artifacts`` folder)."""
+    return _artifact_uri or config.text(config.ARTIFACT_URI)
 
 
 def get_tracking_uri() -> str | None:
@@ -103,10 +118,10 @@ def get_tracking_uri() -> str | None:
 
 
 def _client() -> Client:
-    uri = get_tracking_uri()
-    client = _clients.get(uri)
+    key = (get_tracking_uri(), get_artifact_uri())
+    client = _clients.get(key)
     if client is None:
-        client = _clients[uri] = Client(uri)
+        client = _clients[key] = Client(*key)
     return client
 
 
@@ -201,6 +216,8 @@ def _push(active: ActiveRun) -> ActiveRun:
         _process_runs.append(active)
     if not _state["exit_hooked"]:
         _hook_exit()
+    if not _state["sigterm_hooked"]:
+        _hook_sigterm()
     return active
 
 
@@ -211,7 +228,7 @@ def end_run(status: str = RunStatus.FINISHED) -> None:
         _end(run, status)
 
 
-def _end(active: ActiveRun, status: str) -> None:
+def _end(active: ActiveRun, status: str, wait: bool = True) -> None:
     if active.ended:
         return
     for callback in list(_before_end):
@@ -227,7 +244,7 @@ def _end(active: ActiveRun, status: str) -> None:
         with _lock:
             if active in _process_runs:
                 _process_runs.remove(active)
-        active.client.set_terminated(active.info.run_id, status)
+        active.client.set_terminated(active.info.run_id, status, flush=wait)
 
 
 def _run_for_logging(run_id: str | None = None) -> tuple[Client, str]:
@@ -417,7 +434,6 @@ def _hook_exit() -> None:
 
     sys.excepthook = _record_crash
     atexit.register(_end_all_at_exit)
-    _hook_sigterm()
 
 
 def _hook_sigterm() -> None:
@@ -429,7 +445,8 @@ def _hook_sigterm() -> None:
     install handlers; elsewhere, and where SIGTERM is ignored, nothing is installed.
     """
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
-        return
+        return  # tried again by the next run started in the main thread
+    _state["sigterm_hooked"] = True
     try:
         previous = signal.getsignal(signal.SIGTERM)
         ours = isinstance(previous, functools.partial) and previous.func is _on_sigterm
@@ -446,29 +463,40 @@ def _on_sigterm(previous: Any, signum: int, frame: Any) -> None:
         try:
             previous(signum, frame)
         except BaseException:
-            _end_all(RunStatus.KILLED, "SIGTERM")
+            _end_all(RunStatus.KILLED, "SIGTERM", _SIGTERM_FLUSH_S)
             raise
         _state["crashed"] = None
-        flush()
+        _flush_quietly(_SIGTERM_FLUSH_S)
         return
-    _end_all(RunStatus.KILLED, "SIGTERM")
+    _end_all(RunStatus.KILLED, "SIGTERM", _SIGTERM_FLUSH_S)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)  # die of the signal, as without logwright
 
 
-def _end_all(status: str, reason: str | None = None) -> None:
+def _end_all(status: str, reason: str | None = None, timeout: float | None = None) -> None:
+    """End every run still active in the process, then flush once (up to ``timeout`` s)."""
     with _lock:
         left = list(reversed(_process_runs))
     for run in left:
         try:
             if reason is not None:
                 run.client.set_tags(run.info.run_id, {"logwright.error": reason})
-            _end(run, status)
+            _end(run, status, wait=False)
         except Exception as exc:  # noqa: BLE001 - exit path: report, never raise
             _logger.warning("logwright could not end run %s: %s", run.info.run_id, exc)
+    _flush_quietly(timeout)
+
+
+def _flush_quietly(timeout: float | None) -> None:
+    from logwright.store.writer import flush_all
+
     try:
-        flush()
-    except Exception as exc:  # noqa: BLE001
+        tracing = sys.modules.get("logwright.tracing")
+        flush_spans = getattr(tracing, "flush_spans", None)
+        if flush_spans is not None:
+            flush_spans()
+        flush_all(timeout)
+    except Exception as exc:  # noqa: BLE001 - exit and signal paths: report, never raise
         _logger.warning("logwright could not write its last records: %s", exc)
 
 
@@ -481,10 +509,11 @@ def _end_all_at_exit() -> None:
 
 def _reset_for_tests() -> None:
     """Forget every active run and cached client (used by logwright.testing)."""
-    global _tracking_uri, _experiment_id
+    global _tracking_uri, _artifact_uri, _experiment_id
     _stack.set(())
     with _lock:
         _process_runs.clear()
     _tracking_uri = None
+    _artifact_uri = None
     _experiment_id = None
     _clients.clear()
