@@ -32,7 +32,7 @@ def test_import_is_light():
     code = (
         "import sys, logwright\n"
         "heavy = [m for m in ('numpy','pandas','torch','sklearn','xgboost','lightning','langchain_core',"
-        "'dspy','sqlite3') if m in sys.modules]\nprint(heavy)"
+        "'dspy','sqlite3','boto3','botocore') if m in sys.modules]\nprint(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stderr

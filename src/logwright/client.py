@@ -17,8 +17,9 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from logwright import artifacts as _artifacts
 from logwright import validation
-from logwright.artifacts import LocalArtifacts
+from logwright.artifacts import ArtifactRepository
 from logwright.entities import (
     Dataset,
     Experiment,
@@ -86,13 +87,22 @@ class Client:
     Args:
         tracking_uri: a folder, ``sqlite:///file.db``, or None for the current
             tracking URI (``LOGWRIGHT_TRACKING_URI`` or ``./logwright-runs``).
+        artifact_uri: the artifact root of experiments this client creates (a folder or
+            ``s3://bucket/prefix``); None: the one given to ``set_tracking_uri`` when
+            ``tracking_uri`` is None too, else ``LOGWRIGHT_ARTIFACT_URI``, else the store's
+            own folder. Existing experiments keep the location recorded when they were created.
     """
 
-    def __init__(self, tracking_uri: str | None = None) -> None:
+    def __init__(self, tracking_uri: str | None = None, artifact_uri: str | None = None) -> None:
         if tracking_uri is None:
-            from logwright.fluent import get_tracking_uri
+            from logwright.fluent import get_artifact_uri, get_tracking_uri
 
             tracking_uri = get_tracking_uri()
+            artifact_uri = artifact_uri or get_artifact_uri()
+        from logwright import config
+
+        artifact_uri = artifact_uri or config.text(config.ARTIFACT_URI)
+        self.artifact_uri = _artifacts.check_root(artifact_uri) if artifact_uri else None
         self.tracking_uri = tracking_uri
         self.store: Store = get_store(tracking_uri)
         state = self.store.__dict__.setdefault("_logging_state", {})
@@ -118,7 +128,9 @@ class Client:
             name = validation.clean_text(name, "experiment name")
             clean_tags = {validation.check_key(k, "experiment tag key"): validation.tag_value(k, v)
                           for k, v in (tags or {}).items()}
-            exp_id = self.store.create_experiment(name, clean_tags, validation.name_value(description, "description"))
+            location = _artifacts.experiment_location(self.artifact_uri, name) if self.artifact_uri else None
+            exp_id = self.store.create_experiment(name, clean_tags, validation.name_value(description, "description"),
+                                                  artifact_location=location)
             self._experiments[name] = exp_id
             self._experiment_ids.add(exp_id)
         return exp_id
@@ -191,7 +203,8 @@ class Client:
         self.store.create_run(record, all_tags)
         shared = os.path.join(self.store.artifact_root, ".shared")
         for path, text in context_artifacts().items():  # context/git.diff of a dirty tree: one copy
-            LocalArtifacts(self.store.artifact_dir(exp_id, run_id)).write_shared(path, text.encode("utf-8"), shared)
+            repo = _artifacts.for_uri(self.store.artifact_dir(exp_id, run_id))
+            repo.write_shared(path, text.encode("utf-8"), shared)
         info = RunInfo(
             run_id, exp_id, name, RunStatus.RUNNING, start, None, parent_run_id,
             self.store.artifact_dir(exp_id, run_id), "active", user, source, description,
@@ -415,9 +428,9 @@ class Client:
 
     # -- artifacts -------------------------------------------------------------------
 
-    def artifacts(self, run_id: str) -> LocalArtifacts:
-        """The run's artifact folder."""
-        return LocalArtifacts(self.store.artifact_dir(self._check_run(run_id), run_id))
+    def artifacts(self, run_id: str) -> ArtifactRepository:
+        """The run's artifact repository (a local folder or an ``s3://`` prefix)."""
+        return _artifacts.for_uri(self.store.artifact_dir(self._check_run(run_id), run_id))
 
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> str:
         """Copy a file (or a folder's contents) into the run; returns the artifact path."""

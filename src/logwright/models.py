@@ -235,7 +235,10 @@ def log_model(
 
     The name is checked before anything is touched (:func:`check_model_name`). The
     model is saved into a hidden folder beside its destination and renamed into
-    place only once complete, so a failing save leaves nothing behind. Logging a
+    place only once complete, so a failing save leaves nothing behind. In object
+    storage (``s3://``) it is saved locally, then uploaded with MODEL.json last; an
+    upload that fails after retries deletes what it stored and raises
+    ArtifactUploadError (the run gets no model tag). Logging a
     model again under the same name in the same run replaces the earlier model (the
     old folder is removed only after the new one is in place); a name held by other
     artifacts (a file, or a folder without MODEL.json) is refused with FileExistsError.
@@ -247,6 +250,7 @@ def log_model(
         TypeError: ``name`` is not a string, or no flavour can log ``model``.
         ValueError: ``name`` is illegal, or escapes the run folder through a symbolic link.
         FileExistsError: ``name`` is taken by artifacts that are not a model.
+        ArtifactUploadError: the model could not be uploaded to object storage.
     """
     from logwright.fluent import _run_for_logging
 
@@ -254,26 +258,41 @@ def log_model(
     chosen = _pick(model, flavour)
     client, rid = _run_for_logging(run_id)
     repo = client.artifacts(rid)
-    with repo.staged_dir(name, _is_model_folder) as staging:
+    with repo.staged_dir(name, _is_model_folder, marker=METADATA_FILE) as staging:
         record, signature = _save(chosen, model, staging, rid, name, input_example, signature, kwargs)
     client.set_tags(rid, {f"logwright.model.{name}": chosen.name})
     return ModelInfo(f"runs:/{rid}/{name}", rid, name, chosen.name, signature, record)
 
 
-def model_path(model_uri: str) -> str:
-    """The local folder of a model URI (``runs:/<run_id>/<path>`` or a folder)."""
+def _locate(model_uri: str) -> tuple[Any, str]:
+    """(artifact repository, relative folder) of a model URI.
+
+    ``runs:/<run_id>/<path>`` is a run's artifact folder (default ``model``); an
+    ``s3://`` URI or a local folder is the model folder itself.
+    """
+    from logwright.artifacts import for_uri
+
     if model_uri.startswith("runs:/"):
         from logwright.fluent import _client
 
         rest = model_uri[len("runs:/") :].strip("/")
         run_id, _, path = rest.partition("/")
-        return _client().artifacts(run_id).path(path or "model")
-    return os.path.abspath(model_uri)
+        return _client().artifacts(run_id), path or "model"
+    return for_uri(model_uri), ""
 
 
-def read_model_metadata(model_uri: str) -> dict[str, Any]:
-    """The MODEL.json record of a logged model."""
-    path = model_path(model_uri)
+def model_path(model_uri: str) -> str:
+    """A local folder holding the model (``runs:/<run_id>/<path>``, a folder or ``s3://`` URI).
+
+    Models in object storage are downloaded to a fresh temporary folder.
+    """
+    repo, rel = _locate(model_uri)
+    if repo.kind(rel) != "dir" or repo.kind(f"{rel}/{METADATA_FILE}".lstrip("/")) != "file":
+        raise FileNotFoundError(f"{model_uri!r} is not a logged model (no {METADATA_FILE} in {repo.root}/{rel})")
+    return repo.local_dir(rel)
+
+
+def _read_metadata(model_uri: str, path: str) -> dict[str, Any]:
     meta_file = os.path.join(path, METADATA_FILE)
     if not os.path.isfile(meta_file):
         raise FileNotFoundError(f"{model_uri!r} is not a logged model (no {METADATA_FILE} in {path})")
@@ -281,9 +300,25 @@ def read_model_metadata(model_uri: str) -> dict[str, Any]:
         return json.load(fh)
 
 
+def read_model_metadata(model_uri: str) -> dict[str, Any]:
+    """The MODEL.json record of a logged model."""
+    repo, rel = _locate(model_uri)
+    meta_rel = f"{rel}/{METADATA_FILE}".lstrip("/")
+    try:
+        with repo.open(meta_rel) as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{model_uri!r} is not a logged model (no {METADATA_FILE} in "
+                                f"{repo.root}/{rel})") from None
+
+
 def load_model(model_uri: str) -> Any:
-    """Load a logged model back with its flavour (``runs:/<run_id>/<name>`` or a folder)."""
-    meta = read_model_metadata(model_uri)
+    """Load a logged model back with its flavour (``runs:/<run_id>/<name>``, a folder or ``s3://`` URI).
+
+    A model in object storage is first downloaded to a temporary folder.
+    """
+    path = model_path(model_uri)
+    meta = _read_metadata(model_uri, path)
     name = meta["flavour"]
     known = flavours()
     if name not in known:
@@ -291,4 +326,4 @@ def load_model(model_uri: str) -> Any:
             f"model {model_uri!r} was saved with flavour {name!r}, which is not installed here "
             f"(installed: {sorted(known)})"
         )
-    return known[name].load(model_path(model_uri), meta)
+    return known[name].load(path, meta)

@@ -35,6 +35,7 @@ import posixpath
 import shutil
 import stat
 from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 from logwright.artifacts._fs import RESERVED, Folder, copy_into, temp_name
 from logwright.entities import FileInfo
@@ -315,7 +316,8 @@ class LocalArtifacts:
         return rel
 
     @contextlib.contextmanager
-    def staged_dir(self, artifact_dir: str, replaceable: Callable[[str], bool]) -> Iterator[Folder]:
+    def staged_dir(self, artifact_dir: str, replaceable: Callable[[str], bool],
+                   marker: str | None = None) -> Iterator[Folder]:
         """Build a folder in private, then swap it in as ``artifact_dir`` in one rename.
 
         Yields an open, empty staging :class:`~logwright.artifacts._fs.Folder` inside the
@@ -329,6 +331,7 @@ class LocalArtifacts:
         Args:
             artifact_dir: the relative folder to (re)place.
             replaceable: called with the existing folder's path; False refuses to replace it.
+            marker: unused here (the folder appears in one rename, so no file needs to come last).
 
         Raises:
             ValueError: the path is illegal, escapes the run folder or is a symbolic link.
@@ -391,6 +394,28 @@ class LocalArtifacts:
                 elif not link:
                     stack.append(info.path)
         return sorted(out, key=lambda f: f.path)
+
+    def kind(self, relative: str | None) -> str | None:
+        """``"dir"``, ``"file"`` or None for ``relative`` (ValueError when it escapes)."""
+        full = self.path(relative)
+        if os.path.isdir(full):
+            return "dir"
+        return "file" if os.path.isfile(full) else None
+
+    def size(self, relative: str) -> int:
+        """The size in bytes of an artifact file."""
+        return os.path.getsize(self.path(relative))
+
+    def open(self, relative: str) -> BinaryIO:
+        """An artifact file opened for reading (its links resolved inside the run folder)."""
+        full = self.path(relative)
+        if not os.path.isfile(full):
+            raise FileNotFoundError(errno.ENOENT, f"artifact {relative!r} is not a file", full)
+        return open(full, "rb")  # noqa: SIM115 - the caller closes it
+
+    def local_dir(self, relative: str) -> str:
+        """The folder itself: local artifacts need no copy."""
+        return self.path(relative)
 
     def download(self, relative: str, dest_dir: str) -> str:
         """Copy an artifact file or folder to ``dest_dir``; returns the local path.

@@ -18,6 +18,7 @@ import pytest
 import logwright
 from logwright import fluent
 from logwright.testing.postgres import postgres_server, postgres_uri, store_uri  # noqa: F401 - plugin fixtures
+from logwright.testing.s3 import artifact_backend, moto_server, s3_uri  # noqa: F401 - fixtures
 from logwright.testing.traces import TraceReader
 
 

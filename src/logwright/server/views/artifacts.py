@@ -1,8 +1,9 @@
 """Artifact browser: folder listings, previews (text, JSON, CSV as a table, images), download.
 
-Paths come from the query string and go through ``LocalArtifacts.path``, which
-refuses any path that would leave the run's artifact folder (``..``, absolute
-paths, symlinks pointing out). Raw files are served with a sandboxing CSP and
+Paths come from the query string and go through the run's artifact repository
+(:mod:`logwright.artifacts`: a local folder or an ``s3://`` prefix), which refuses
+any path that would leave the run's artifacts (``..``, absolute paths, symlinks
+pointing out). Raw files are served with a sandboxing CSP and
 ``nosniff``, so an HTML or SVG artifact cannot run script in the UI's origin.
 """
 
@@ -16,8 +17,10 @@ import os
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, Response, StreamingResponse
 
+from logwright.artifacts import LocalArtifacts
+from logwright.artifacts.base import iter_chunks, read_head
 from logwright.exceptions import RunNotFound
 from logwright.server.views import bad_request, client_of, not_found
 
@@ -30,7 +33,8 @@ _IMAGES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".bmp"}
 _INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml", "image/bmp"}
 
 
-def _repo_and_path(request: Request) -> tuple[Any, str, str]:
+def _repo_and_path(request: Request) -> tuple[Any, str, str | None]:
+    """(repository, relative path, ``"file"``/``"dir"``/None) of the request's ``?path=``."""
     client = client_of(request)
     run_id = request.path_params["run_id"]
     try:
@@ -39,13 +43,15 @@ def _repo_and_path(request: Request) -> tuple[Any, str, str]:
         raise not_found(f"run {run_id!r}") from None
     rel = request.query_params.get("path", "").strip("/")
     try:
-        full = repo.path(rel)
+        kind = repo.kind(rel)
     except ValueError as exc:
         raise bad_request(str(exc)) from None
-    return repo, rel, full
+    except OSError:  # the object store cannot be reached: shown as missing, never a 500
+        kind = None
+    return repo, rel, kind
 
 
-def _kind(rel: str, full: str) -> str:
+def _kind(rel: str, repo: Any) -> str:
     ext = os.path.splitext(rel)[1].lower()
     if ext in _IMAGES:
         return "image"
@@ -55,23 +61,20 @@ def _kind(rel: str, full: str) -> str:
         return "csv"
     if ext in _TEXT or os.path.basename(rel) in ("MLmodel", "requirements.txt", "Dockerfile"):
         return "text"
-    with open(full, "rb") as fh:
-        head = fh.read(4096)
-    return "binary" if b"\x00" in head else "text"
+    return "binary" if b"\x00" in read_head(repo, rel, 4096) else "text"
 
 
-def _read_text(full: str) -> tuple[str, bool]:
-    with open(full, "rb") as fh:
-        data = fh.read(PREVIEW_BYTES + 1)
+def _read_text(repo: Any, rel: str) -> tuple[str, bool]:
+    data = read_head(repo, rel, PREVIEW_BYTES + 1)
     return data[:PREVIEW_BYTES].decode("utf-8", errors="replace"), len(data) > PREVIEW_BYTES
 
 
-def _preview(rel: str, full: str) -> dict[str, Any]:
-    kind = _kind(rel, full)
-    out: dict[str, Any] = {"kind": kind, "size": os.path.getsize(full), "truncated": False}
+def _preview(rel: str, repo: Any) -> dict[str, Any]:
+    kind = _kind(rel, repo)
+    out: dict[str, Any] = {"kind": kind, "size": repo.size(rel), "truncated": False}
     if kind in ("image", "binary"):
         return out
-    text, out["truncated"] = _read_text(full)
+    text, out["truncated"] = _read_text(repo, rel)
     if kind == "json" and not out["truncated"]:
         try:
             out["text"] = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
@@ -92,10 +95,10 @@ def _preview(rel: str, full: str) -> dict[str, Any]:
     return out
 
 
-def _safe_preview(rel: str, full: str) -> dict[str, Any]:
+def _safe_preview(rel: str, repo: Any) -> dict[str, Any]:
     """:func:`_preview`, or a preview of kind ``error`` saying why the file cannot be read."""
     try:
-        return _preview(rel, full)
+        return _preview(rel, repo)
     except OSError as exc:
         return {"kind": "error", "size": None, "truncated": False,
                 "error": f"cannot read this file: {exc.strerror or exc}"}
@@ -115,13 +118,13 @@ def _crumbs(rel: str) -> list[dict[str, str]]:
 
 def data(request: Request) -> dict[str, Any]:
     """A folder's listing, or a file's preview, at ``?path=`` in the run's artifacts."""
-    repo, rel, full = _repo_and_path(request)
+    repo, rel, kind = _repo_and_path(request)
     run_id = request.path_params["run_id"]
     out: dict[str, Any] = {"run_id": run_id, "path": rel, "crumbs": _crumbs(rel), "entries": [], "file": None}
-    if os.path.isdir(full) or not rel:
+    if kind == "dir" or not rel:
         out["entries"] = _safe_list(repo, rel)
-    elif os.path.isfile(full):
-        out["file"] = _safe_preview(rel, full)
+    elif kind == "file":
+        out["file"] = _safe_preview(rel, repo)
         out["entries"] = _safe_list(repo, os.path.dirname(rel))
         out["parent"] = os.path.dirname(rel)
     else:
@@ -131,18 +134,40 @@ def data(request: Request) -> dict[str, Any]:
 
 def raw(request: Request) -> Response:
     """The artifact file itself; ``?download=1`` asks the browser to save it."""
-    _, rel, full = _repo_and_path(request)
-    if not os.path.isfile(full) or not os.access(full, os.R_OK):
+    repo, rel, kind = _repo_and_path(request)
+    local = isinstance(repo, LocalArtifacts)
+    full = repo.path(rel) if kind == "file" else ""
+    if kind != "file" or (local and not os.access(full, os.R_OK)):
         raise not_found(f"artifact {rel!r}")
-    media = mimetypes.guess_type(full)[0] or "application/octet-stream"
-    if os.path.splitext(full)[1].lower() in _TEXT:
+    name = os.path.basename(full if local else rel)
+    media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if os.path.splitext(name)[1].lower() in _TEXT:
         media = "text/plain"
     inline = media in _INLINE_TYPES and request.query_params.get("download") != "1"
     if not inline and media.startswith("text/"):
         media = "text/plain"
     headers = {"Content-Security-Policy": "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
                "X-Content-Type-Options": "nosniff"}
-    return FileResponse(
-        full, media_type=media, headers=headers,
-        filename=os.path.basename(full), content_disposition_type="inline" if inline else "attachment",
-    )
+    disposition = "inline" if inline else "attachment"
+    if local:
+        return FileResponse(full, media_type=media, headers=headers, filename=name,
+                            content_disposition_type=disposition)
+    try:
+        headers["Content-Length"] = str(repo.size(rel))
+        chunks = iter_chunks(repo, rel)
+        first = next(chunks, b"")  # opens the object now: a read error is a 404, not a broken stream
+    except (OSError, ValueError):
+        raise not_found(f"artifact {rel!r}") from None
+    headers["Content-Disposition"] = _disposition(disposition, name)
+    return StreamingResponse(_prepend(first, chunks), media_type=media, headers=headers)
+
+
+def _prepend(first: bytes, rest: Any) -> Any:
+    yield first
+    yield from rest
+
+
+def _disposition(kind: str, filename: str) -> str:
+    from urllib.parse import quote
+
+    return f"{kind}; filename*=utf-8''{quote(filename)}"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
+import posixpath
 from typing import Any
 
 from starlette.requests import Request
 
+from logwright.artifacts.base import read_head
 from logwright.exceptions import RunNotFound
 from logwright.models import METADATA_FILE
 from logwright.server.views import client_of, not_found
@@ -28,35 +29,30 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _model_dirs(root: str) -> list[str]:
+def _model_dirs(repo: Any) -> list[str]:
+    """Folders (up to two levels deep) of the run's artifacts that hold MODEL.json."""
     found = []
     stack = [("", 0)]
     while stack:
         rel, depth = stack.pop()
-        folder = os.path.join(root, rel)
-        if not os.path.isdir(folder):
+        try:
+            entries = repo.list(rel)
+        except (OSError, ValueError):  # unreadable folder: no model cards from it
             continue
-        if os.path.isfile(os.path.join(folder, METADATA_FILE)):
+        if any(not e.is_dir and posixpath.basename(e.path) == METADATA_FILE for e in entries):
             found.append(rel)
             continue
         if depth < _MODEL_SEARCH_DEPTH:
-            try:
-                with os.scandir(folder) as entries:
-                    stack += [(os.path.join(rel, e.name), depth + 1) for e in entries if e.is_dir()]
-            except OSError:  # unreadable folder: no model cards from it
-                continue
+            stack += [(e.path, depth + 1) for e in entries if e.is_dir]
     return sorted(found)
 
 
-def _read_metadata(root: str, rel: str) -> tuple[Any, str | None]:
+def _read_metadata(repo: Any, rel: str) -> tuple[Any, str | None]:
     """The parsed MODEL.json of a model folder, or (None, why it cannot be shown)."""
-    path = os.path.join(root, rel, METADATA_FILE)
-    real_root = os.path.realpath(root)
-    if not os.path.realpath(path).startswith(real_root + os.sep):
-        return None, f"{METADATA_FILE} points outside the run's artifact folder"
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(_MODEL_JSON_MAX + 1)
+        raw = read_head(repo, f"{rel}/{METADATA_FILE}", _MODEL_JSON_MAX + 1)
+    except ValueError:
+        return None, f"{METADATA_FILE} points outside the run's artifact folder"
     except OSError as exc:
         return None, f"cannot read {METADATA_FILE}: {exc.strerror or exc}"
     if len(raw) > _MODEL_JSON_MAX:
@@ -91,10 +87,15 @@ def _requirements(value: Any) -> list[str]:
     return []
 
 
-def model_card(root: str, rel: str) -> dict[str, Any]:
+def model_card(repo: Any, rel: str) -> dict[str, Any]:
     """What the run page shows of one model folder: every field it can read, each of the
-    expected type (a malformed MODEL.json gives a card with ``error`` set, never an exception)."""
-    meta, error = _read_metadata(root, rel)
+    expected type (a malformed MODEL.json gives a card with ``error`` set, never an exception).
+
+    Args:
+        repo: the run's artifact repository (:mod:`logwright.artifacts`).
+        rel: the model folder, relative to the run's artifacts.
+    """
+    meta, error = _read_metadata(repo, rel)
     meta = meta or {}
     return {
         "path": rel,
@@ -110,9 +111,9 @@ def model_card(root: str, rel: str) -> dict[str, Any]:
     }
 
 
-def models(artifact_root: str) -> list[dict[str, Any]]:
+def models(repo: Any) -> list[dict[str, Any]]:
     """Model cards of the run: each folder (up to two levels deep) holding MODEL.json."""
-    return [model_card(artifact_root, rel) for rel in _model_dirs(artifact_root)]
+    return [model_card(repo, rel) for rel in _model_dirs(repo)]
 
 
 def _artifact_list(repo: Any) -> tuple[list[Any], str | None]:
@@ -163,7 +164,7 @@ def data(request: Request) -> dict[str, Any]:
         "inputs": list(run.inputs),
         "artifacts": artifact_list,
         "artifacts_error": artifacts_error,
-        "models": models(repo.path()),
+        "models": models(repo),
         "children": children,
         "traces": traces,
         "trace_total": trace_total,
