@@ -2,7 +2,8 @@
 
 ``import logwright`` costs about a millisecond: every public name is loaded from
 its module on first use (PEP 562), and nothing imports an ML framework, numpy or
-pandas until a call needs it.
+pandas until a call needs it. Type checkers and IDEs read the explicit imports in
+the ``TYPE_CHECKING`` block and ``__all__`` (the package ships ``py.typed``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ _MODULES = {
     ],
     "logwright.fluent": [
         "ActiveRun", "active_run", "delete_run", "delete_tag", "end_run", "flush",
-        "get_metric_history", "get_run", "get_tracking_uri", "list_artifacts", "log_artifact",
+        "get_metric_history", "get_run", "get_tracking_uri", "last_active_run", "list_artifacts", "log_artifact",
         "log_artifacts", "log_dict", "log_figure", "log_input", "log_metric", "log_metrics",
         "log_param", "log_params", "log_text", "restore_run", "search_experiments", "search_runs",
         "set_experiment", "set_tag", "set_tags", "set_tracking_uri", "start_run",
@@ -39,9 +40,75 @@ _MODULES = {
 }
 _LAZY = {name: module for module, names in _MODULES.items() for name in names}
 
-if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from logwright.client import Client  # noqa: F401
-    from logwright.fluent import *  # noqa: F403
+if TYPE_CHECKING:  # pragma: no cover - explicit imports for type checkers and IDEs; at runtime names load lazily
+    from logwright.autolog import autolog
+    from logwright.client import Client
+    from logwright.entities import (
+        Dataset,
+        Experiment,
+        Metric,
+        Param,
+        Run,
+        RunData,
+        RunInfo,
+        RunStatus,
+        RunTag,
+        Span,
+        SpanKind,
+        Trace,
+        TraceInfo,
+    )
+    from logwright.exceptions import (
+        ExperimentNotFound,
+        InvalidFilter,
+        LogwrightError,
+        ParamConflict,
+        RunNotFound,
+        StoreError,
+        StoreVersionError,
+        TraceNotFound,
+    )
+    from logwright.fluent import (
+        ActiveRun,
+        active_run,
+        delete_run,
+        delete_tag,
+        end_run,
+        flush,
+        get_metric_history,
+        get_run,
+        get_tracking_uri,
+        last_active_run,
+        list_artifacts,
+        log_artifact,
+        log_artifacts,
+        log_dict,
+        log_figure,
+        log_input,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        log_text,
+        restore_run,
+        search_experiments,
+        search_runs,
+        set_experiment,
+        set_tag,
+        set_tags,
+        set_tracking_uri,
+        start_run,
+    )
+    from logwright.models import infer_signature, load_model, log_model
+    from logwright.tracing import (
+        get_current_span,
+        get_last_trace,
+        get_trace,
+        search_traces,
+        start_span,
+        trace,
+        update_current_trace,
+    )
 
 
 def __getattr__(name: str) -> object:
@@ -57,4 +124,67 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "ActiveRun",
+    "Client",
+    "Dataset",
+    "Experiment",
+    "ExperimentNotFound",
+    "InvalidFilter",
+    "LogwrightError",
+    "Metric",
+    "Param",
+    "ParamConflict",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunNotFound",
+    "RunStatus",
+    "RunTag",
+    "Span",
+    "SpanKind",
+    "StoreError",
+    "StoreVersionError",
+    "Trace",
+    "TraceInfo",
+    "TraceNotFound",
+    "active_run",
+    "autolog",
+    "delete_run",
+    "delete_tag",
+    "end_run",
+    "flush",
+    "get_current_span",
+    "get_last_trace",
+    "get_metric_history",
+    "get_run",
+    "get_trace",
+    "get_tracking_uri",
+    "infer_signature",
+    "last_active_run",
+    "list_artifacts",
+    "load_model",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_model",
+    "log_param",
+    "log_params",
+    "log_text",
+    "restore_run",
+    "search_experiments",
+    "search_runs",
+    "search_traces",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+    "start_span",
+    "trace",
+    "update_current_trace",
+]

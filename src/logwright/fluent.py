@@ -156,6 +156,24 @@ def active_run() -> ActiveRun | None:
     return _process_runs[-1] if _process_runs else None
 
 
+def last_active_run() -> ActiveRun | Run | None:
+    """The run active now, else the run that ended last in this process (MLflow's twin).
+
+    After an autologged call (``model.fit(X, y)``) this is the run that call made, so
+    a script can print and reload its own run without searching the store.
+
+    Returns:
+        :func:`active_run` when a run is active; otherwise the :class:`Run` (read from
+        the store, so with everything it logged) that this process ended last; None
+        when this process has started no run.
+    """
+    active = active_run()
+    if active is not None:
+        return active
+    last = _state.get("last_ended")
+    return None if last is None else last.client.get_run(last.info.run_id)
+
+
 def start_run(
     run_id: str | None = None,
     experiment_id: str | None = None,
@@ -244,6 +262,7 @@ def _end(active: ActiveRun, status: str, wait: bool = True) -> None:
         with _lock:
             if active in _process_runs:
                 _process_runs.remove(active)
+            _state["last_ended"] = active
         active.client.set_terminated(active.info.run_id, status, flush=wait)
 
 
@@ -513,6 +532,7 @@ def _reset_for_tests() -> None:
     _stack.set(())
     with _lock:
         _process_runs.clear()
+        _state.pop("last_ended", None)
     _tracking_uri = None
     _artifact_uri = None
     _experiment_id = None
