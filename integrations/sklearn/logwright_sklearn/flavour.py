@@ -3,10 +3,11 @@
 What is written into the model folder (next to core's MODEL.json):
 
 - ``model.skops`` when ``skops`` is installed (the default): skops' zip format, which
-  loads without running arbitrary code. Loading trusts the types scikit-learn, NumPy
-  and SciPy define; a model holding any other type (a user's function in a
-  ``FunctionTransformer``, a third-party estimator in a Pipeline) is refused with
-  the list of types, and ``load(path, trusted=[...])`` loads it.
+  loads without running arbitrary code (``skops.io`` is imported without torch, see
+  ``_skops``, so saving in an autologged fit does not import torch). Loading trusts
+  the types scikit-learn, NumPy and SciPy define; a model holding any other type (a
+  user's function in a ``FunctionTransformer``, a third-party estimator in a
+  Pipeline) is refused with the list of types, and ``load(path, trusted=[...])`` loads it.
 - ``model.pkl`` with ``serialization="pickle"``, when skops is missing, or when skops
   cannot serialize the model (a warning says so). Unpickle only models you trust.
 
@@ -108,11 +109,11 @@ class SklearnFlavour:
         return meta
 
     def _dump_skops(self, model: Any, path: str) -> str:
-        import skops.io
+        from logwright_sklearn._skops import skops_io
 
         target = os.path.join(path, SKOPS_FILE)
         try:
-            skops.io.dump(model, target)
+            skops_io().dump(model, target)
         except Exception as exc:  # noqa: BLE001 - an object skops cannot write: fall back to pickle
             if os.path.exists(target):
                 os.remove(target)
@@ -136,10 +137,11 @@ class SklearnFlavour:
         if meta.get("serialization") == "pickle":
             with open(os.path.join(path, meta.get("model_file") or PICKLE_FILE), "rb") as fh:
                 return pickle.load(fh)  # noqa: S301 - documented: pickle loads only trusted models
-        import skops.io
+        from logwright_sklearn._skops import skops_io
 
+        sio = skops_io()
         file = os.path.join(path, meta.get("model_file") or SKOPS_FILE)
-        untrusted = skops.io.get_untrusted_types(file=file)
+        untrusted = sio.get_untrusted_types(file=file)
         allowed = set(trusted or ())
         refused = [t for t in untrusted if t not in allowed and _top(t) not in _TRUSTED_PACKAGES]
         if refused:
@@ -148,7 +150,7 @@ class SklearnFlavour:
                 "if you trust them, load with logwright_sklearn.flavour.SklearnFlavour().load("
                 "path, meta, trusted=[...])"
             )
-        return skops.io.load(file, trusted=untrusted)
+        return sio.load(file, trusted=untrusted)
 
     def requirements(self) -> list[str]:
         """Pinned requirements: scikit-learn, and skops when installed."""
