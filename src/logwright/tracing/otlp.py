@@ -162,7 +162,9 @@ def _request(trace: Any, project: str, scope_version: str) -> ExportTraceService
     scope_spans = resource_spans.scope_spans.add()
     scope_spans.scope.name, scope_spans.scope.version = "logwright", scope_version
     tid = bytes.fromhex(trace.trace_id)
-    for span in trace.spans:
+    root = trace.root
+    ordered = trace.spans if root is None else [root, *(s for s in trace.spans if s is not root)]
+    for span in ordered:  # the root first: a trace cut to fit keeps it
         _span(scope_spans.spans.add(), trace, span, tid)
     return request
 

@@ -100,8 +100,8 @@ def normalize_messages(value: Any, default_role: str = "user") -> list[dict] | N
             return [value]
         text = value.get("text")
         return [{"role": default_role, "content": text, **value}] if text is not None else None
-    if isinstance(value, list) and value:
-        if isinstance(value[0], list):  # a batch: the first conversation
+    if isinstance(value, (list, tuple)) and value:  # a short list of strings is kept as a tuple
+        if isinstance(value[0], (list, tuple)):  # a batch: the first conversation
             return normalize_messages(value[0], default_role)
         out = []
         for item in value[:_MAX_ITEMS]:
@@ -219,7 +219,7 @@ def _model_io(inputs: Any, outputs: Any, attrs: dict[str, Any], out: dict[str, A
                   for m in messages if m.get("role") == "system"]
         if system:
             out["gen_ai.system_instructions"] = _json(system)
-    if type(inputs) is str or (isinstance(inputs, list) and inputs and all(type(p) is str for p in inputs)):
+    if type(inputs) is str or (isinstance(inputs, (list, tuple)) and inputs and all(type(p) is str for p in inputs)):
         out["gen_ai.operation.name"] = "text_completion"
     replies = normalize_messages(outputs, "assistant")
     if replies:
@@ -231,7 +231,7 @@ def _model_io(inputs: Any, outputs: Any, attrs: dict[str, Any], out: dict[str, A
 
 def _documents(outputs: Any, out: dict[str, Any]) -> None:
     docs = outputs.get("passages") or outputs.get("documents") if isinstance(outputs, dict) else outputs
-    if not isinstance(docs, list):
+    if not isinstance(docs, (list, tuple)):
         return
     wire = []
     for i, doc in enumerate(docs[:_MAX_ITEMS]):
