@@ -2,7 +2,8 @@
 
 The run is created by the test process; fresh interpreters (``sys.executable``, never a
 fork) log into it by id and start together when a "go" file appears, so their writers
-really contend for the database's write lock.
+really contend for the database's write lock. The first three tests run on SQLite and on
+PostgreSQL (many writer processes as on many hosts).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 
@@ -61,7 +63,7 @@ except ParamConflict as exc:
 
 def _start_together(program: str, store: str, run_id: str, argv: list[list[str]]) -> list[str]:
     """Run one child per entry of ``argv``, released at once; returns each one's last output line."""
-    go = os.path.join(os.path.dirname(store), f"go-{time.monotonic_ns()}")
+    go = os.path.join(tempfile.gettempdir(), f"logwright-go-{os.getpid()}-{time.monotonic_ns()}")
     children = [
         subprocess.Popen([sys.executable, "-c", program, store, run_id, go, *args],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -85,10 +87,10 @@ def _new_run(store: str) -> tuple[lw.Client, str]:
     return client, run_id
 
 
-def test_eight_threads_times_four_processes_into_one_run(tmp_store):
-    client, run_id = _new_run(tmp_store)
+def test_eight_threads_times_four_processes_into_one_run(store_uri):
+    client, run_id = _new_run(store_uri)
     argv = [[str(p), str(_THREADS), str(_POINTS)] for p in range(_PROCESSES)]
-    assert _start_together(_METRIC_WRITER, tmp_store, run_id, argv) == ["done"] * _PROCESSES
+    assert _start_together(_METRIC_WRITER, store_uri, run_id, argv) == ["done"] * _PROCESSES
     writers, total = _PROCESSES * _THREADS, _PROCESSES * _THREADS * _POINTS
 
     auto = client.get_metric_history(run_id, "auto")
@@ -106,9 +108,9 @@ def test_eight_threads_times_four_processes_into_one_run(tmp_store):
     client.set_terminated(run_id)
 
 
-def test_two_processes_one_param_two_values_exactly_one_raises(tmp_store):
-    client, run_id = _new_run(tmp_store)
-    outputs = _start_together(_PARAM_WRITER, tmp_store, run_id, [["0.1"], ["0.2"]])
+def test_two_processes_one_param_two_values_exactly_one_raises(store_uri):
+    client, run_id = _new_run(store_uri)
+    outputs = _start_together(_PARAM_WRITER, store_uri, run_id, [["0.1"], ["0.2"]])
     assert sorted(out.split()[0] for out in outputs) == ["conflict", "ok"], outputs
     winner = "0.1" if outputs[0] == "ok" else "0.2"
     loser = "0.2" if winner == "0.1" else "0.1"
@@ -118,9 +120,9 @@ def test_two_processes_one_param_two_values_exactly_one_raises(tmp_store):
     client.set_terminated(run_id)
 
 
-def test_two_processes_one_param_same_value_both_succeed(tmp_store):
-    client, run_id = _new_run(tmp_store)
-    assert _start_together(_PARAM_WRITER, tmp_store, run_id, [["0.1"], ["0.1"]]) == ["ok", "ok"]
+def test_two_processes_one_param_same_value_both_succeed(store_uri):
+    client, run_id = _new_run(store_uri)
+    assert _start_together(_PARAM_WRITER, store_uri, run_id, [["0.1"], ["0.1"]]) == ["ok", "ok"]
     assert client.get_run(run_id).data.params == {"lr": "0.1"}
     client.set_terminated(run_id)
 

@@ -1,11 +1,13 @@
 """Bad values: a named error at the user's line, or a documented safe conversion; never a lost batch.
 
 Each case logs good data, then the poison value, then more good data, and checks that
-every good value is stored and nothing was set aside.
+every good value is stored and nothing was set aside. The cases that reach the store run on
+SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
@@ -19,12 +21,25 @@ HALF_EMOJI = "\ud83d"  # the first half of 😀 from a stream cut in the middle
 
 
 def _rejected(store: str) -> str:
-    path = os.path.join(store, "rejected.jsonl")
+    """What the store set aside (SQLite: beside its file; PostgreSQL: in its artifact folder)."""
+    path = getattr(lw.Client(store).store, "rejected_path", os.path.join(store, "rejected.jsonl"))
     return open(path).read() if os.path.exists(path) else ""
 
 
+def _orphans(store: str, table: str, run_id: str) -> int:
+    if store.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(store) as db:
+            return db.execute(f"SELECT COUNT(*) FROM {table} WHERE run_id = %s", (run_id,)).fetchone()[0]
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(os.path.join(store, "logwright.db"))) as db:
+        return db.execute(f"SELECT COUNT(*) FROM {table} WHERE run_id = ?", (run_id,)).fetchone()[0]
+
+
 @pytest.mark.parametrize("bad", [SURROGATE, HALF_EMOJI, f"ok{SURROGATE}ok"])
-def test_lone_surrogates_are_replaced_everywhere(tmp_store, bad, caplog):
+def test_lone_surrogates_are_replaced_everywhere(store_uri, bad, caplog):
     caplog.set_level(logging.WARNING)
     with lw.start_run(run_name=f"run {bad}", description=f"about {bad}", tags={f"t{bad}": bad}) as run:
         lw.log_metric("before", 1.0)
@@ -40,7 +55,7 @@ def test_lone_surrogates_are_replaced_everywhere(tmp_store, bad, caplog):
     assert got.data.metrics == {"before": 1.0, f"m{fixed}": 2.0, "after": 3.0}
     assert got.data.tags["tag"] == fixed and got.data.tags[f"t{fixed}"] == fixed
     assert got.info.status == "FINISHED"
-    assert _rejected(tmp_store) == ""
+    assert _rejected(store_uri) == ""
 
 
 @pytest.mark.parametrize(
@@ -55,7 +70,7 @@ def test_lone_surrogates_are_replaced_everywhere(tmp_store, bad, caplog):
         ({"timestamp": -5}, ValueError, "epoch milliseconds"),
     ],
 )
-def test_out_of_range_steps_and_timestamps_raise_at_the_call(tmp_store, kwargs, error, words):
+def test_out_of_range_steps_and_timestamps_raise_at_the_call(store_uri, kwargs, error, words):
     with lw.start_run() as run:
         lw.log_metric("m", 1.0)
         with pytest.raises(error, match=words.replace("(", r"\(").replace(")", r"\)")):
@@ -95,7 +110,7 @@ def test_delete_tag_with_a_list_names_it(tmp_store):
     assert lw.get_run(run.info.run_id).data.tags["keep"] == "yes"
 
 
-def test_unknown_run_ids_raise_run_not_found(tmp_store):
+def test_unknown_run_ids_raise_run_not_found(store_uri):
     client = lw.Client()
     with lw.start_run() as run:
         lw.log_metric("ok", 1.0)
@@ -112,12 +127,9 @@ def test_unknown_run_ids_raise_run_not_found(tmp_store):
         with pytest.raises(RunNotFound, match="feedface"):
             call()
     assert lw.get_run(run.info.run_id).data.metrics == {"ok": 1.0}
-    import sqlite3
-
-    db = sqlite3.connect(os.path.join(tmp_store, "logwright.db"))
+    lw.flush()
     for table in ("params", "tags", "latest_metrics", "metric_chunks"):
-        orphans = db.execute(f"SELECT COUNT(*) FROM {table} WHERE run_id = ?", ("feedface" * 4,)).fetchone()[0]
-        assert orphans == 0, table
+        assert _orphans(store_uri, table, "feedface" * 4) == 0, table
 
 
 def test_unknown_experiment_and_parent_ids_raise(tmp_store):
@@ -128,7 +140,7 @@ def test_unknown_experiment_and_parent_ids_raise(tmp_store):
     assert lw.active_run() is None
 
 
-def test_a_param_conflict_leaves_the_rest_of_the_call_unlogged_and_the_run_intact(tmp_store):
+def test_a_param_conflict_leaves_the_rest_of_the_call_unlogged_and_the_run_intact(store_uri):
     with lw.start_run() as run:
         lw.log_params({"a": 1, "b": 2})
         with pytest.raises(lw.ParamConflict, match="'b' was already logged as '2'.*cannot change it to '3'"):
@@ -139,7 +151,7 @@ def test_a_param_conflict_leaves_the_rest_of_the_call_unlogged_and_the_run_intac
     assert got.data.metrics == {"m": 1.0}
 
 
-def test_an_op_the_store_refuses_is_set_aside_and_the_rest_commits(tmp_store, monkeypatch, caplog):
+def test_an_op_the_store_refuses_is_set_aside_and_the_rest_commits(store_uri, monkeypatch, caplog):
     """Our own bug (an op the store cannot apply) costs that op only, with one warning."""
     monkeypatch.setenv("LOGWRIGHT_STRICT", "0")
     caplog.set_level(logging.WARNING)
@@ -153,7 +165,7 @@ def test_an_op_the_store_refuses_is_set_aside_and_the_rest_commits(tmp_store, mo
             lw.log_metric("m", float(i))
     assert len(lw.get_metric_history(run.info.run_id, "m")) == 200
     assert lw.get_run(run.info.run_id).data.params == {"p": "kept"}
-    rejected = _rejected(tmp_store)
+    rejected = _rejected(store_uri)
     assert rejected.count("\n") == 1 and '"op": "metric"' in rejected and "bad" in rejected
     warnings = [r.getMessage() for r in caplog.records if "set aside" in r.getMessage()]
     assert len(warnings) == 1 and "rejected.jsonl" in warnings[0]

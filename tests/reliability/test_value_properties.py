@@ -2,7 +2,8 @@
 
 Generated keys include lone surrogates, control characters and huge lengths; values
 include every float (NaN and infinities bit-exact) and integers far outside int64.
-Everything accepted is written to a real SQLite store and read back.
+Everything accepted is written to a real SQLite store and read back; floats, steps and
+timestamps also to PostgreSQL (its text cannot hold U+0000, so text cases stay on SQLite).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def test_a_key_is_stored_as_checked_or_refused_by_name(tmp_store, key):
 
 @SETTINGS
 @given(values=st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=1, max_size=50))
-def test_every_float_round_trips_bit_exact(tmp_store, values):
+def test_every_float_round_trips_bit_exact(store_uri, values):
     client = lw.Client()
     run = client.create_run(None)
     for v in values:
@@ -66,7 +67,7 @@ def test_every_float_round_trips_bit_exact(tmp_store, values):
 
 @SETTINGS
 @given(step=st.integers(min_value=-(2**70), max_value=2**70), ts=st.integers(min_value=-(2**70), max_value=2**70))
-def test_steps_and_timestamps_are_int64_or_refused(tmp_store, step, ts):
+def test_steps_and_timestamps_are_int64_or_refused(store_uri, step, ts):
     client = lw.Client()
     run = client.create_run(None)
     try:

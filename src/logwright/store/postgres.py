@@ -14,6 +14,8 @@ else to the local folder ``./logwright-artifacts``.
 from __future__ import annotations
 
 import contextlib
+import datetime
+import json
 import logging
 import os
 import threading
@@ -101,8 +103,9 @@ class PostgresStore(ReadsMixin):
         except psycopg.Error as exc:
             raise StoreError(f"cannot open store {self.location}: {exc}") from exc
         folder = self.artifact_root if "://" not in self.artifact_root else os.path.abspath(DEFAULT_ARTIFACTS)
+        self.rejected_path = os.path.join(folder, "rejected.jsonl")  # operations the server refused
         self.writer = Writer(
-            self._apply, postgres_writes.classify, _rejecter(folder, self.location),
+            self._apply, postgres_writes.classify, _rejecter(self.rejected_path, self.location),
             describe=f"store {self.location}", tick=self._tick,
         )
         _stores.add(self)
@@ -292,12 +295,10 @@ class PostgresStore(ReadsMixin):
         """Write params now in their own transaction; returns conflicting stored values by key."""
         rows = [(run_id, k, v) for k, v in params]
         try:
-            with self._db() as conn:
-                tx = conn.transaction()
-                with tx, conn.cursor() as cur:
-                    conflicts = postgres_writes.insert_params(cur, rows)
-                    if conflicts:
-                        raise psycopg.Rollback(tx)
+            with self._db() as conn, conn.transaction(), conn.cursor() as cur:
+                conflicts = postgres_writes.insert_params(cur, rows)
+                if conflicts:
+                    raise psycopg.Rollback()  # leaves the block quietly, nothing written
         except psycopg.Error as exc:
             raise StoreError(f"cannot write params to store {self.location}: {exc}") from exc
         return {key: stored for _, key, _, stored in conflicts}
@@ -364,15 +365,30 @@ def drop_database(server_uri: str, name: str) -> None:
         conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(name)))
 
 
-def _rejecter(folder: str, describe: str) -> Callable[[tuple, BaseException], None]:
-    """Set-aside operations go to ``<folder>/rejected.jsonl`` (the folder made on first use)."""
-    reject = sqlite_writes.make_rejecter(folder, describe)
+def _rejecter(path: str, describe: str) -> Callable[[tuple, BaseException], None]:
+    """Set-aside operations go to ``path`` (a local ``rejected.jsonl``), one warning per kind of failure."""
+    warned: set[tuple[str, str]] = set()
 
-    def set_aside(op: tuple, exc: BaseException) -> None:
-        os.makedirs(folder, exist_ok=True)
-        reject(op, exc)
+    def reject(op: tuple, exc: BaseException) -> None:
+        record = {
+            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            "pid": os.getpid(),
+            "op": op[0],
+            "args": sqlite_writes._jsonable(op[1:]),
+            "error": f"{type(exc).__name__}: {exc}",
+        }
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, ensure_ascii=True, default=repr) + "\n")
+        key = (op[0], type(exc).__name__)
+        if key not in warned:
+            warned.add(key)
+            _logger.warning(
+                "logwright could not store a %s operation in %s (%s: %s); it was set aside in %s "
+                "and everything else was written", op[0], describe, type(exc).__name__, exc, path,
+            )
 
-    return set_aside
+    return reject
 
 
 def _reset_after_fork() -> None:
