@@ -31,7 +31,14 @@ def param_text(value: Any) -> str:
 
 
 def flat_params(estimator: Any) -> dict[str, str]:
-    """``get_params(deep=True)``: nested estimators' params are already ``step__param``."""
+    """``get_params(deep=True)``: nested estimators' params are already ``step__param``.
+
+    A search (GridSearchCV, ...) logs its own params only: see ``_search.search_params``.
+    """
+    from logwright_sklearn import _search
+
+    if _search.is_search(estimator):
+        return _search.search_params(estimator)
     return {str(k): param_text(v) for k, v in estimator.get_params(deep=True).items()}
 
 

@@ -1,6 +1,10 @@
 """Hyperparameter searches (GridSearchCV, RandomizedSearchCV, the Halving variants).
 
-The parent run gets ``best_<param>`` params, ``best_cv_score`` and ``cv_results.csv``;
+The parent run's params are the search's own (``get_params(deep=False)``: ``cv``,
+``scoring``, ``param_grid``/``param_distributions``, ...) with the searched estimator
+described by ``estimator`` (its class name, a Pipeline's steps as ``name=Class``) and
+``estimator_class`` (``module.Class``) instead of its repr and every untuned
+``estimator__*`` param (as MLflow does). It also gets ``best_<param>`` params, ``best_cv_score`` and ``cv_results.csv``;
 the best candidates (``max_tuning_runs``, None = all) become child runs with their
 params and every ``mean_*``/``std_*``/``rank_*`` value of ``cv_results_``. Everything
 comes from ``cv_results_`` in the calling process after the search returns, so joblib
@@ -25,6 +29,52 @@ def is_search(estimator: Any) -> bool:
     """True for scikit-learn's BaseSearchCV subclasses (checked by name: nothing imported)."""
     return any(c.__name__ == "BaseSearchCV" and c.__module__.startswith("sklearn.")
                for c in type(estimator).__mro__)
+
+
+def _describe_estimator(est: Any) -> str:
+    """``SVC``; ``Pipeline(scale=StandardScaler, clf=SVC)`` (nested steps described alike)."""
+    steps = getattr(est, "steps", None)
+    if isinstance(steps, list) and all(isinstance(s, tuple) and len(s) == 2 for s in steps):
+        inner = ", ".join(f"{name}={_describe_estimator(step)}" for name, step in steps)
+        return f"{type(est).__name__}({inner})"
+    if isinstance(est, str):  # "passthrough", "drop"
+        return est
+    return type(est).__name__
+
+
+def _describe_value(value: Any) -> Any:
+    """A scipy frozen distribution as ``uniform(loc=0, scale=1)``; containers walked; rest as is."""
+    dist = getattr(value, "dist", None)
+    if dist is not None and hasattr(value, "rvs") and hasattr(value, "kwds"):
+        args = [repr(a) for a in getattr(value, "args", ())] + [f"{k}={v!r}" for k, v in value.kwds.items()]
+        return _Text(f"{getattr(dist, 'name', type(dist).__name__)}({', '.join(args)})")
+    if isinstance(value, dict):
+        return {k: _describe_value(v) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(_describe_value(v) for v in value)
+    return value
+
+
+class _Text(str):
+    """A string whose repr is itself (so a described distribution prints without quotes)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def search_params(search: Any) -> dict[str, str]:
+    """The search's own params; its estimator as ``estimator`` (short) and ``estimator_class``."""
+    params = search.get_params(deep=False)
+    out = {}
+    for key, value in params.items():
+        if key == "estimator" or hasattr(value, "get_params"):  # an estimator: no repr
+            out[str(key)] = _describe_estimator(value)
+            if key == "estimator":
+                cls = type(value)
+                out["estimator_class"] = f"{cls.__module__}.{cls.__qualname__}"
+        else:
+            out[str(key)] = param_text(_describe_value(value))
+    return out
 
 
 def _rank_key(results: dict[str, Any], refit: Any) -> str | None:

@@ -29,7 +29,7 @@ def test_grid_search_n_jobs_2(read):
     assert parent.info.status == "FINISHED"
     assert parent.data.params["best_C"] == str(search.best_params_["C"])
     assert parent.data.params["best_kernel"] == search.best_params_["kernel"]
-    assert parent.data.params["estimator__kernel"] == "rbf"  # the search's own (deep) params
+    assert parent.data.params["estimator"] == "SVC" and parent.data.params["cv"] == "3"
     assert parent.data.metrics["best_cv_score"] == pytest.approx(search.best_score_)
     assert "training_accuracy" in parent.data.metrics
     children = _children(read, parent.info.run_id)
@@ -63,7 +63,7 @@ def test_threading_backend_workers_do_not_log(read):
         GridSearchCV(SVC(), GRID, cv=3, n_jobs=2).fit(X, y)
     parent = read.only_run()  # no stray top-level runs from the worker threads
     assert len(read.runs()) == 1 + 5
-    assert parent.data.params["estimator__C"] == "1.0"
+    assert parent.data.params["n_jobs"] == "2"
 
 
 def test_halving_search(read):
@@ -76,3 +76,28 @@ def test_halving_search(read):
     parent = read.only_run()
     assert parent.data.metrics["best_cv_score"] == pytest.approx(search.best_score_)
     assert len(_children(read, parent.info.run_id)) == 2
+
+
+def test_search_over_pipeline_logs_its_own_params_not_the_estimators(read):
+    from scipy.stats import loguniform
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_iris(return_X_y=True)
+    logwright.autolog(only=["sklearn"], log_models=False)
+    pipe = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(max_iter=300))])
+    grid = {"clf__C": [0.1, 1.0], "scale__with_mean": [True, False]}
+    search = GridSearchCV(pipe, grid, cv=2).fit(X, y)
+    params = read.only_run().data.params
+    assert not [k for k in params if k.startswith("estimator__")]
+    assert params["estimator"] == "Pipeline(scale=StandardScaler, clf=LogisticRegression)"
+    assert params["estimator_class"] == "sklearn.pipeline.Pipeline"
+    assert params["param_grid"] == str(grid) and params["cv"] == "2" and params["refit"] == "True"
+    assert params["best_clf__C"] == str(search.best_params_["clf__C"])
+    assert params["best_scale__with_mean"] == str(search.best_params_["scale__with_mean"])
+    assert "steps" not in params and "memory" not in params
+    # distributions are described by name and arguments, not by an object address
+    RandomizedSearchCV(LogisticRegression(max_iter=300), {"C": loguniform(0.01, 10)}, n_iter=2, cv=2,
+                       random_state=0).fit(X, y)
+    searched = [r for r in read.runs(parent=False) if "param_distributions" in r.data.params][0]
+    assert searched.data.params["param_distributions"] == "{'C': loguniform(0.01, 10)}"
