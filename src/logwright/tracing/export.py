@@ -45,6 +45,7 @@ MAX_TRACES = 4096
 MAX_BYTES = 64 << 20
 _RETRYABLE = {408, 429, 502, 503, 504}
 _WARN_EVERY = 60.0
+_DOWN_WAIT = 2.0
 
 
 class _Finished:
@@ -136,13 +137,20 @@ class _OtlpExporter:
         """Nothing left to send, in memory or in this endpoint's spool."""
         return self.outstanding == 0 and spool.count(self.folder) == 0
 
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued trace was acknowledged (or ``timeout`` passed); True if so."""
-        deadline = time.monotonic() + timeout
+    def flush(self, timeout: float = 10.0, patient: bool = False) -> bool:
+        """Wait until every queued trace was acknowledged (or ``timeout`` passed); True if so.
+
+        While the collector is unreachable this waits at most ``_DOWN_WAIT`` seconds
+        (unless ``patient``): the traces are safe in the spool, and a user's
+        ``logwright.flush()`` should not stall through an outage.
+        """
+        start = time.monotonic()
+        deadline = start + timeout
         with self.cond:
             self.cond.notify_all()
             while not self.idle():
-                left = deadline - time.monotonic()
+                limit = deadline if patient or self.down_since is None else min(deadline, start + _DOWN_WAIT)
+                left = limit - time.monotonic()
                 if left <= 0:
                     return False
                 self.cond.wait(min(left, 0.05))
@@ -153,7 +161,7 @@ class _OtlpExporter:
         if self.pid != os.getpid() or self.closing:
             return
         timeout = self.exit_timeout if timeout is None else timeout
-        done = self.flush(timeout)
+        done = self.flush(timeout, patient=True)
         with self.cond:
             self.closing = True
             self.deadline = time.monotonic()
@@ -291,6 +299,8 @@ class _OtlpExporter:
             while len(chunk) < len(records) and (not chunk or size + len(records[len(chunk)]) <= self.max_request):
                 size += len(records[len(chunk)])
                 chunk.append(records[len(chunk)])
+            if self.closing and time.monotonic() >= self.deadline:
+                break
             if self._post(chunk):
                 records = records[len(chunk):]
                 with self.cond:
