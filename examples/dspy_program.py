@@ -48,15 +48,16 @@ def main() -> None:
     print(logwright.get_last_trace())  # the span tree
 
     result = dspy.Evaluate(devset=data, metric=exact_match, num_threads=4)(program)  # one run
+    eval_run = logwright.last_active_run()
     optimizer = dspy.BootstrapFewShot(metric=exact_match, max_bootstrapped_demos=2)
     optimizer.compile(AnswerWithCheck(), trainset=data)  # one run, with the compiled program
-    logwright.flush()
+    compile_run = logwright.last_active_run()
 
-    runs = logwright.search_runs(order_by=["start_time DESC"])
-    compile_run = next(r for r in runs if r.info.run_name == "BootstrapFewShot.compile")
+    for run in (eval_run, compile_run):
+        print(f"run {run.info.run_id} {run.info.run_name} ({run.info.status})")
     loaded = logwright.load_model(f"runs:/{compile_run.info.run_id}/model")
-    print(f"evaluation score {result.score}; compiled program reloaded: {loaded(question='Capital?').answer}")
-    print(f"runs: {[r.info.run_name for r in runs]}")
+    print(f"evaluation score {result.score}; compiled program reloaded from "
+          f"runs:/{compile_run.info.run_id}/model: {loaded(question='Capital?').answer}")
     print("look: `logwright ui` -> experiment 'dspy-program' (runs and traces)")
 
 

@@ -80,13 +80,14 @@ def main() -> None:
     logwright.autolog(only=["langchain"])
 
     answer = build_rag().invoke("Where does logwright keep its data?")
+    traces = [logwright.get_last_trace()]  # the trace this invoke made, read back from the store
     product = build_agent_step().invoke("What is 6 times 7?")
+    traces.append(logwright.get_last_trace())
     print("answer:", answer)
     print("tool result:", product)
 
-    logwright.flush()
-    for trace in reversed(logwright.search_traces(experiment="langchain-rag")):
-        print()
+    for trace in traces:
+        print(f"\ntrace {trace.info.trace_id} {trace.info.name} ({trace.info.status})")
         print(trace)
     where = logwright.get_tracking_uri() or "./logwright-runs"
     print(f"\nTraces stored in {where}; browse them with: logwright ui")

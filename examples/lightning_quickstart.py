@@ -69,16 +69,17 @@ def main() -> None:
                         log_every_n_steps=10, default_root_dir=os.path.join(folder, "lightning"),
                         callbacks=[EarlyStopping("val_loss", patience=2)])
     trainer.fit(Classifier(), DataLoader(train, batch_size=32, shuffle=True), DataLoader(val, batch_size=100))
-    trainer.test(dataloaders=DataLoader(test, batch_size=100))
+    run_id = logwright.last_active_run().info.run_id  # the run fit made
+    trainer.test(dataloaders=DataLoader(test, batch_size=100))  # adds its results to that run
 
-    run = logwright.search_runs(order_by=["start_time DESC"])[0]
+    run = logwright.get_run(run_id)
     print(f"\nrun {run.info.run_id} ({run.info.status}) in {logwright.get_tracking_uri() or './logwright-runs'}")
     print("  metrics:", {k: round(v, 3) for k, v in sorted(run.data.metrics.items())})
     print("  params :", len(run.data.params), "e.g.", {k: run.data.params[k] for k in
                                                        ("hidden", "optimizer/Adam/lr", "trainer/max_epochs")})
     print("  artifacts:", [f.path for f in logwright.list_artifacts(run.info.run_id)])
     model = logwright.load_model(f"runs:/{run.info.run_id}/model")
-    print("  reloaded model predicts:", model(torch.zeros(2, 8)).argmax(1).tolist())
+    print(f"  model reloaded from runs:/{run.info.run_id}/model predicts:", model(torch.zeros(2, 8)).argmax(1).tolist())
     print("browse it: logwright ui")
 
 

@@ -29,19 +29,21 @@ def main() -> None:
     pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     search = GridSearchCV(pipe, {"logisticregression__C": [0.01, 0.1, 1.0, 10.0]}, cv=3, n_jobs=2)
     search.fit(X_train, y_train)  # one parent run, child runs for the best candidates
+    run_id = logwright.last_active_run().info.run_id  # the run that fit made
 
     y_pred = search.predict(X_test)
     f1_score(y_test, y_pred)  # logged into the search's run as f1_score_X_test
     search.score(X_test, y_test)  # logged as score_X_test
 
     logwright.flush()
-    for run in logwright.search_runs(order_by=["start_time ASC"]):
+    parent = logwright.get_run(run_id)  # read again: it now has the post-training metrics too
+    children = logwright.search_runs(filter=f"parent_run_id = '{run_id}'", order_by=["start_time ASC"])
+    for run in [parent, *children]:
         kind = "child " if run.info.parent_run_id else "parent"
         metrics = {k: round(v, 4) for k, v in sorted(run.data.metrics.items()) if "test" in k or "best" in k}
-        print(f"{kind} {run.info.run_name}: {metrics}")
-    parent = next(r for r in logwright.search_runs() if r.info.parent_run_id is None)
-    model = logwright.load_model(f"runs:/{parent.info.run_id}/model")
-    print("reloaded model agrees:", bool((model.predict(X_test) == y_pred).all()))
+        print(f"{kind} run {run.info.run_id} {run.info.run_name}: {metrics}")
+    model = logwright.load_model(f"runs:/{run_id}/model")
+    print(f"model reloaded from runs:/{run_id}/model agrees:", bool((model.predict(X_test) == y_pred).all()))
     print("store:", logwright.get_tracking_uri() or "./logwright-runs", "- browse it with `logwright ui`")
 
 

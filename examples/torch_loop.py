@@ -45,19 +45,23 @@ def main() -> None:
     logwright.set_experiment("torch-loop-example")
     logwright.autolog(torch={"log_grad_norm": 10})
     x, y = data()
+    runs = []
     for lr in (1e-3, 1e-2):
         torch.manual_seed(0)
         model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
         with logwright_torch.loop(f"mlp-lr{lr}", model=model, input_example=x[:8]):
             train(model, lr, x, y)
-    runs = logwright.search_runs(order_by=["metrics.`train/loss` ASC"])
+        runs.append(logwright.last_active_run())  # the run this loop made, read back from the store
+    runs.sort(key=lambda r: r.data.metrics["train/loss"])
     for run in runs:
-        print(f"{run.info.run_name:>12}: final train/loss {run.data.metrics['train/loss']:.4f}  "
+        print(f"run {run.info.run_id} {run.info.run_name:>12}: final train/loss "
+              f"{run.data.metrics['train/loss']:.4f}  "
               f"(optimizer {run.data.params['optimizer']}, lr {run.data.params['optimizer.lr']})")
     best = runs[0]
     model = logwright.load_model(f"runs:/{best.info.run_id}/model")
     accuracy = (model(x).argmax(1) == y).float().mean().item()
-    print(f"best run {best.info.run_name}: reloaded model accuracy {accuracy:.3f}")
+    print(f"best run {best.info.run_name}: model reloaded from runs:/{best.info.run_id}/model, "
+          f"accuracy {accuracy:.3f}")
     print(f"store: {logwright.get_tracking_uri() or './logwright-runs'}  (browse with: logwright ui)")
 
 

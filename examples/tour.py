@@ -21,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def manual_tracking() -> None:
     """Runs with params, stepped metrics, tags, an artifact and a nested run; then search."""
     lw.set_experiment("tour")
+    made = []
     for lr in (0.3, 0.1, 0.03):
         with lw.start_run(run_name=f"lr={lr}", tags={"stage": "tour"}) as run:
             lw.log_params({"lr": lr, "epochs": 20, "model": "toy-regressor"})
@@ -34,10 +35,12 @@ def manual_tracking() -> None:
             lw.log_artifact(fh.name)
             with lw.start_run(run_name="calibration", nested=True):
                 lw.log_metric("ece", abs(math.sin(lr)))
+        made.append(run.info.run_id)
         print(f"  run {run.info.run_name:8s} {run.info.run_id}")
-    best = lw.search_runs(filter="metrics.`val/acc` > 0.5 and params.model = 'toy-regressor'",
+    mine = ", ".join(f"'{run_id}'" for run_id in made)  # this time's runs, not those of an earlier tour
+    best = lw.search_runs(filter=f"metrics.`val/acc` > 0.5 and params.model = 'toy-regressor' and run_id IN ({mine})",
                           order_by=["metrics.`val/acc` DESC"], max_results=1)[0]
-    print(f"  best run: {best.info.run_name} val/acc={best.data.metrics['val/acc']:.3f} "
+    print(f"  best run: {best.info.run_name} {best.info.run_id} val/acc={best.data.metrics['val/acc']:.3f} "
           f"(params {best.data.params})")
 
 
@@ -60,8 +63,9 @@ def tracing() -> None:
         return "42"
 
     answer("the meaning of life")
-    lw.flush()
-    print(lw.get_last_trace())
+    trace = lw.get_last_trace()  # the trace this call made, read back from the store
+    print(f"  trace {trace.info.trace_id}")
+    print(trace)
 
 
 def example(name: str):
@@ -93,7 +97,7 @@ def main() -> None:
     print("  .venv/bin/logwright experiments list")
     print("  .venv/bin/logwright runs list --experiment tour")
     print("  .venv/bin/logwright traces list")
-    print("  .venv/bin/logwright ui        # then open http://127.0.0.1:5000")
+    print("  .venv/bin/logwright ui        # then open http://127.0.0.1:5151")
 
 
 if __name__ == "__main__":

@@ -32,19 +32,22 @@ def main() -> None:
               "learning_rate": 0.3, "nthread": 2}
     booster = xgb.train(params, dtrain, num_boost_round=300, early_stopping_rounds=10,
                         evals=[(dtrain, "train"), (dval, "val")], verbose_eval=False)
+    first = logwright.last_active_run()  # the run xgb.train made
     print(f"native train: stopped at round {booster.num_boosted_rounds() - 1}, "
           f"best round {booster.best_iteration}")
 
     clf = xgb.XGBClassifier(n_estimators=50, max_depth=3, eval_metric="logloss", n_jobs=2)
     clf.fit(X_train, y_train, eval_set=[(X_val, y_val)], verbose=False)
+    runs = [first, logwright.last_active_run()]
     print(f"XGBClassifier accuracy: {clf.score(X_val, y_val):.3f}")
 
     result = xgb.cv(params, dtrain, num_boost_round=20, nfold=3, seed=0)
+    runs.append(logwright.last_active_run())
     print(f"cv: final test-auc-mean {result['test-auc-mean'].iloc[-1]:.4f}")
 
-    runs = logwright.search_runs(experiment="xgboost-quickstart", order_by=["start_time ASC"])
-    first = runs[0]
-    print(f"{len(runs)} runs; the native one logged {len(first.data.metrics)} metrics, e.g. "
+    for run in runs:
+        print(f"run {run.info.run_id} {run.info.run_name} ({run.info.status})")
+    print(f"the native run logged {len(first.data.metrics)} metrics, e.g. "
           f"best_val-auc={first.data.metrics['best_val-auc']:.4f}")
     loaded = logwright.load_model(f"runs:/{first.info.run_id}/model")
     assert np.array_equal(loaded.predict(dval), booster.predict(dval))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+
+import pytest
 
 import logwright as lw
 
@@ -37,3 +40,65 @@ def test_tour_runs_every_example_into_the_default_store(tmp_path):
         from logwright import fluent
 
         fluent._reset_for_tests()
+
+
+# Each example, the framework it needs, and what it reloads (None: prints traces, reloads nothing).
+EXAMPLES = {
+    "sklearn_quickstart.py": ("sklearn", "run"),
+    "xgboost_quickstart.py": ("xgboost", "run"),
+    "torch_loop.py": ("torch", "run"),
+    "lightning_quickstart.py": ("lightning", "run"),
+    "dspy_program.py": ("dspy", "run"),
+    "langchain_rag.py": ("langchain_core", "trace"),
+}
+
+
+def _run_example(path: str, cwd: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOGWRIGHT_")}
+    env["LOGWRIGHT_QUIET"] = "1"
+    out = subprocess.run([sys.executable, path], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    return out.stdout
+
+
+def _stored_ids(folder: str) -> set[str]:
+    store = lw.Client(folder).store
+    runs = {r.info.run_id for r in store.search_runs(None, max_results=100_000, view="all")}
+    return runs | {t.info.trace_id for t in store.search_traces(None, max_results=100_000)}
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_example_run_twice_prints_and_reloads_its_own_run_both_times(tmp_path, name):
+    module, kind = EXAMPLES[name]
+    pytest.importorskip(module)
+    folder = str(tmp_path / "logwright-runs")
+    seen: set[str] = set()
+    for _ in range(2):
+        out = _run_example(os.path.join(ROOT, "examples", name), str(tmp_path))
+        made = _stored_ids(folder) - seen
+        printed = set(re.findall(rf"\b{kind} ([0-9a-f]{{32}})\b", out))
+        assert printed, out
+        assert printed <= made, f"printed ids not made by this run of {name}: {printed - made}\n{out}"
+        if kind == "run":
+            reloaded = re.findall(r"runs:/([0-9a-f]{32})/model", out)
+            assert reloaded and set(reloaded) <= made, out
+        seen |= made
+
+
+def _readme_snippets() -> list[str]:
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    section = readme.split("\n## 30 seconds\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+@pytest.mark.parametrize("index", [0, 1], ids=["autolog", "by-hand"])
+def test_readme_30_second_snippets_run_as_pasted(tmp_path, index):
+    pytest.importorskip("sklearn")
+    snippets = _readme_snippets()
+    assert len(snippets) == 2
+    script = tmp_path / "snippet.py"
+    script.write_text(snippets[index], encoding="utf-8")
+    out = _run_example(str(script), str(tmp_path))
+    run_id = re.search(r"\b([0-9a-f]{32})\b", out).group(1)
+    run = lw.Client(str(tmp_path / "logwright-runs")).get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.metrics
