@@ -237,7 +237,7 @@ def _cli_status(store: str, run_id: str) -> str:
     )
     assert cli.returncode == 0, cli.stderr
     row = next(line for line in cli.stdout.splitlines() if run_id in line)
-    return row.split()[2]
+    return row.split()[3]  # RUN ID, EXPERIMENT, NAME, STATUS
 
 
 def test_sigkilled_run_reads_killed_in_the_cli_and_in_search(tmp_store):
