@@ -303,7 +303,7 @@ def test_server_stopped_mid_upload_is_a_clear_error(artifact_backend, tmp_path, 
         with lw.start_run() as run:
             repo = lw.Client().artifacts(run.info.run_id)
             repo._s3.meta.events.register("before-send.s3.PutObject", unique_id=_FAULT,
-                                          handler=lambda request, **kw: server.stop() if "f2" in request.url else None)
+                                          handler=lambda request, **kw: server.stop() if request.url.endswith("/files/f2.txt") else None)
             try:
                 with pytest.raises(ArtifactUploadError, match=r"could not store 'files/f2.txt'.*was not stored"):
                     lw.log_artifacts(str(src), "files")
