@@ -4,6 +4,7 @@ Usage:
     .venv/bin/python benchmarks/dspy.py --tracker none
     .venv/bin/python benchmarks/dspy.py --tracker logwright
     .bench-venv/bin/python benchmarks/dspy.py --tracker mlflow
+    .venv/bin/python benchmarks/dspy.py --tracker logwright --otlp   # also export to a local collector
 
 In one process, rounds alternate between the program untraced (the baseline) and
 traced until the traces are durable (logwright: ``flush()``; MLflow: its async trace
@@ -33,6 +34,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
 
 # genai_tracker.py is loaded by path: this folder was taken off sys.path above.
 Tracker = runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "genai_tracker.py"))["Tracker"]
+_otlp = runpy.run_path(os.path.join(os.path.dirname(os.path.abspath(__file__)), "otlp_collector.py"))
 
 N = 300
 SPANS = 5  # ChainOfThought, Predict, adapter format, LM, adapter parse
@@ -96,7 +98,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tracker", choices=["none", "logwright", "mlflow"], default="logwright")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--otlp", action="store_true", help="also export every trace to a local OTLP collector")
     args = parser.parse_args()
+    collector = _otlp["start"]() if args.otlp else None
     out: dict[str, object] = {"tracker": args.tracker, "n": N, "python": sys.version.split()[0]}
     with tempfile.TemporaryDirectory() as root:
         tracker = Tracker(args.tracker, root, "dspy")
@@ -107,6 +111,8 @@ def main() -> None:
         tracker.drain()
         tracker.enable(False)
         out.update(measure(tracker, program, args.rounds))
+    if collector is not None:
+        out.update({f"otlp_{k}_received": v for k, v in _otlp["stop"](collector).items()})
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}))
 
 

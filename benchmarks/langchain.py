@@ -4,6 +4,7 @@ Usage:
     .venv/bin/python benchmarks/langchain.py --tracker none
     .venv/bin/python benchmarks/langchain.py --tracker logwright
     .bench-venv/bin/python benchmarks/langchain.py --tracker mlflow
+    .venv/bin/python benchmarks/langchain.py --tracker logwright --otlp   # also export to a local collector
 
 In one process, rounds alternate between the chain untraced (the baseline) and
 traced until the traces are durable (logwright: ``flush()``; MLflow: its async trace
@@ -27,6 +28,7 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 
+import otlp_collector  # noqa: E402 - beside this script
 from genai_tracker import Tracker  # noqa: E402 - beside this script, after the thread settings
 
 N = 1000
@@ -90,7 +92,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tracker", choices=["none", "logwright", "mlflow"], default="logwright")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--otlp", action="store_true", help="also export every trace to a local OTLP collector")
     args = parser.parse_args()
+    collector = otlp_collector.start() if args.otlp else None
     chain = make_chain()
     out: dict[str, object] = {"tracker": args.tracker, "n": N, "python": sys.version.split()[0]}
     with tempfile.TemporaryDirectory() as root:
@@ -101,6 +105,8 @@ def main() -> None:
         tracker.drain()
         out.update(measure(tracker, chain, run_sync, "sync", args.rounds))
         out.update(measure(tracker, chain, run_async, "async", args.rounds))
+    if collector is not None:
+        out.update({f"otlp_{k}_received": v for k, v in otlp_collector.stop(collector).items()})
     print(json.dumps({k: round(v, 6) if isinstance(v, float) else v for k, v in out.items()}))
 
 
