@@ -151,3 +151,14 @@ def test_nothing_is_lost_while_the_server_is_down(postgres_server, tmp_path, mon
     assert any("cannot write to store" in r.getMessage() for r in caplog.records)
     client.set_terminated(run_id)
     client.flush()
+
+
+def test_a_missing_server_skips_outside_ci_and_fails_in_ci(monkeypatch):
+    from logwright.testing import postgres as fixture
+
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="cannot run in CI: no binaries"):
+        fixture._unavailable("no binaries")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="skipped: no binaries"):
+        fixture._unavailable("no binaries")

@@ -34,12 +34,14 @@ class PostgresServer:
         port: its TCP port.
         user: the database superuser (trust authentication on 127.0.0.1).
         folder: the data folder.
+        durable: fsync on, as a real server runs (benchmarks); off for tests.
     """
 
     host: str
     port: int
     user: str
     folder: str
+    durable: bool = False
 
     def uri(self, database: str = "postgres") -> str:
         """A ``postgresql://`` URI for one database of the server."""
@@ -106,9 +108,9 @@ def _run(args: list[str]) -> None:
 
 
 def _options(server: PostgresServer) -> str:
-    # Throwaway data: no fsync. A socket folder inside the data folder (no /run/postgresql).
-    return (f"-h {server.host} -p {server.port} -k {server.folder} -c fsync=off -c synchronous_commit=off "
-            "-c full_page_writes=off -c max_connections=300")
+    # A socket folder inside the data folder (no /run/postgresql); throwaway test data: no fsync.
+    fast = "" if server.durable else " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    return f"-h {server.host} -p {server.port} -k {server.folder} -c max_connections=300{fast}"
 
 
 def _unavailable(reason: str) -> None:
@@ -118,8 +120,11 @@ def _unavailable(reason: str) -> None:
 
 
 @contextlib.contextmanager
-def running_server() -> Iterator[PostgresServer]:
+def running_server(durable: bool = False) -> Iterator[PostgresServer]:
     """Start a throwaway server (initdb + pg_ctl) and stop and delete it afterwards.
+
+    Args:
+        durable: keep fsync on (benchmarks); tests leave it off.
 
     Raises:
         RuntimeError: the binaries are missing or the server did not start.
@@ -131,7 +136,7 @@ def running_server() -> Iterator[PostgresServer]:
     folder = os.path.join(root, "data")
     if os.geteuid() == 0:
         shutil.chown(root, _USER)
-    server = PostgresServer("127.0.0.1", _free_port(), _USER, folder)
+    server = PostgresServer("127.0.0.1", _free_port(), _USER, folder, durable)
     try:
         _run([os.path.join(bindir, "initdb"), "-D", folder, "-U", _USER, "--auth=trust", "--encoding=UTF8",
               "--locale=C", "--no-sync"])
