@@ -13,7 +13,8 @@ log nothing of their own):
   ``training_inertia``, and ``training_score``;
 - the training data as a run input (digest, shape, schema), named after its variable;
 - ``feature_importances.json`` (importances, or coefficients and intercepts),
-  ``confusion_matrix.json``, and PNG plots with ``log_plots=True``;
+  ``confusion_matrix.json``, and PNG plots of them when matplotlib is installed
+  (drawn without pyplot; binary ROC/PR curves too with ``log_plots=True``);
 - the model (``log_models``) with the ``sklearn`` flavour, its signature (DataFrame
   column names kept) and, with ``log_input_examples=True``, five input rows;
 - searches (``GridSearchCV``, ``RandomizedSearchCV``, Halving*): ``best_*`` params,
@@ -50,7 +51,8 @@ class SklearnIntegration(Integration):
     """Autolog for scikit-learn (>= 1.3, tested up to 1.9): fits, searches, evaluation, models.
 
     Knobs (``autolog(sklearn={...})``), besides the common ``log_models``, ``log_datasets``
-    and ``log_input_examples``: ``log_plots`` (False), ``max_tuning_runs`` (5; None = all),
+    and ``log_input_examples``: ``log_plots`` (None: confusion matrix and importances when
+    matplotlib is installed; True: also ROC/PR curves; False: none), ``max_tuning_runs`` (5; None = all),
     ``log_post_training_metrics`` (True), ``pos_label`` (None: weighted averages),
     ``serialization`` (None = skops when installed, else pickle; or "skops"/"pickle").
     """
@@ -60,7 +62,7 @@ class SklearnIntegration(Integration):
     requirement = "scikit-learn>=1.3"
     tested_up_to = "1.9"
     defaults = {
-        "log_plots": False,
+        "log_plots": None,
         "max_tuning_runs": 5,
         "log_post_training_metrics": True,
         "pos_label": None,
@@ -212,10 +214,11 @@ class SklearnIntegration(Integration):
         client, run_id = run.client, run.info.run_id
         X, y, weights = data
         try:
-            metrics, y_pred, cm = _metrics.for_estimator(est, X, y, weights, result, method, cfg.get("pos_label"))
+            metrics, y_pred, cm, curves = _metrics.for_estimator(est, X, y, weights, result, method,
+                                                                 cfg.get("pos_label"))
         except Exception as exc:  # noqa: BLE001 - the estimator's own predict/score refused these inputs
             _logger.debug("logwright sklearn: training metrics skipped: %r", exc)
-            metrics, y_pred, cm = {}, None, None
+            metrics, y_pred, cm, curves = {}, None, None, None
         if metrics:
             client.log_metrics(run_id, {f"training_{k}": v for k, v in metrics.items()})
         if cfg.get("log_datasets") and X is not None:
@@ -228,13 +231,25 @@ class SklearnIntegration(Integration):
             client.log_dict(run_id, found, "feature_importances.json")
         if cm is not None:
             client.log_dict(run_id, cm, "confusion_matrix.json")
-        if cfg.get("log_plots"):
-            _records.log_plots(client, run_id, est, X, y, cm, found)
+        self._log_plots(client, run_id, cm, curves, found, cfg.get("log_plots"))
         model = getattr(est, "best_estimator_", None) if searched else est
         if cfg.get("log_models") and model is not None and X is not None:
             _records.log_model(client, run_id, model, X, y_pred, cfg)
         if cfg.get("log_post_training_metrics"):
             self.tracker.add_model(est, client, run_id)
+
+    def _log_plots(self, client: Any, run_id: str, cm: Any, curves: Any, found: Any, wanted: Any) -> None:
+        from logwright_sklearn import _plots
+
+        if wanted is False or (wanted is None and not _plots.matplotlib_available()):
+            return
+        curves = curves if wanted else None  # ROC/PR curves only when asked for: ~0.15 s more per fit
+        if cm is None and curves is None and found is None:
+            return
+        try:
+            _plots.log_plots(client, run_id, cm, curves, found)
+        except Exception as exc:  # noqa: BLE001 - a plot is never worth a failed fit
+            report(self.name, exc)
 
     def _wrap_estimator_partial_fit(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         from logwright import fluent
@@ -272,7 +287,7 @@ class SklearnIntegration(Integration):
 
         X, y, weights = data
         try:
-            metrics, _, _ = _metrics.for_estimator(est, X, y, weights, None, "partial_fit", self.config.get("pos_label"))
+            metrics = _metrics.for_estimator(est, X, y, weights, None, "partial_fit", self.config.get("pos_label")).metrics
         except Exception as exc:  # noqa: BLE001 - the estimator's own predict refused these inputs
             _logger.debug("logwright sklearn: partial_fit metrics skipped: %r", exc)
             metrics = {}

@@ -11,7 +11,7 @@ targets, sample weights for ROC AUC) use ``sklearn.metrics`` itself.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -107,12 +107,17 @@ def _proba(model: Any, X: Any, classes: Any) -> np.ndarray | None:
     return proba if proba.ndim == 2 and proba.shape[1] == len(classes) else None
 
 
-def classifier(model: Any, X: Any, y: Any, weights: Any, pos_label: Any) -> tuple[dict, Any, dict | None]:
-    """Accuracy, weighted precision/recall/F1, log loss and ROC AUC (with ``predict_proba``).
+class Training(NamedTuple):
+    """What the training metrics computed, reused for the model signature and the plots."""
 
-    Returns:
-        ``(metrics, predictions, confusion)`` where confusion is ``{"labels", "matrix"}``.
-    """
+    metrics: dict[str, float]
+    predictions: Any = None
+    confusion: dict | None = None  # {"labels", "matrix"}
+    curves: tuple | None = None  # binary classifiers: (y, positive-class probability, positive label)
+
+
+def classifier(model: Any, X: Any, y: Any, weights: Any, pos_label: Any) -> Training:
+    """Accuracy, weighted precision/recall/F1, log loss and ROC AUC (with ``predict_proba``)."""
     classes = getattr(model, "classes_", None)
     proba = _proba(model, X, classes)
     if proba is not None and _predict_is_argmax(model):
@@ -123,14 +128,15 @@ def classifier(model: Any, X: Any, y: Any, weights: Any, pos_label: Any) -> tupl
     w = None if weights is None else np.asarray(weights, dtype=float)
     if y_arr.ndim != 1 or p_arr.ndim != 1:  # multilabel / multioutput: subset accuracy only
         exact = np.all(y_arr.reshape(len(y_arr), -1) == p_arr.reshape(len(p_arr), -1), axis=1)
-        return {"accuracy": _weighted_mean(exact, w)}, y_pred, None
+        return Training({"accuracy": _weighted_mean(exact, w)}, y_pred)
     labels, matrix = confusion(y_arr, p_arr, w)
     total = matrix.sum()
     metrics = {"accuracy": float(np.trace(matrix) / total) if total else 0.0, **_prf(matrix, labels, pos_label)}
     if proba is not None:
         metrics.update(_proba_metrics(y_arr, proba, np.asarray(classes), w))
     cm = {"labels": labels.tolist(), "matrix": matrix.tolist()}
-    return metrics, y_pred, cm
+    curves = (y_arr, proba[:, 1], classes[1]) if proba is not None and len(classes) == 2 else None
+    return Training(metrics, y_pred, cm, curves)
 
 
 def regressor(model: Any, X: Any, y: Any, weights: Any) -> tuple[dict, Any]:
@@ -195,8 +201,8 @@ def _kind(estimator: Any) -> str:
 
 
 def for_estimator(estimator: Any, X: Any, y: Any, weights: Any, fit_result: Any, method: str,
-                  pos_label: Any) -> tuple[dict[str, float], Any, dict | None]:
-    """Training metrics for a fitted estimator: ``(metrics, predictions, confusion)``.
+                  pos_label: Any) -> Training:
+    """Training metrics for a fitted estimator, with the predictions, confusion and curves.
 
     ``training_score`` reuses accuracy or R² when the estimator's ``score`` is the mixin's
     (the same number); otherwise ``score`` is called.
@@ -205,9 +211,9 @@ def for_estimator(estimator: Any, X: Any, y: Any, weights: Any, fit_result: Any,
 
     kind = _kind(estimator)
     metrics: dict[str, float] = {}
-    y_pred, cm = None, None
+    y_pred, cm, curves = None, None, None
     if kind == "classifier" and y is not None:
-        metrics, y_pred, cm = classifier(estimator, X, y, weights, pos_label)
+        metrics, y_pred, cm, curves = classifier(estimator, X, y, weights, pos_label)
         if _score_definer(estimator) is ClassifierMixin and weights is None:
             metrics["score"] = metrics["accuracy"]
     elif kind == "regressor" and y is not None:
@@ -220,7 +226,7 @@ def for_estimator(estimator: Any, X: Any, y: Any, weights: Any, fit_result: Any,
     supervised = kind in ("classifier", "regressor")
     if "score" not in metrics and hasattr(estimator, "score") and (y is not None or not supervised):
         metrics["score"] = _call_score(estimator, X, y, weights)
-    return {k: v for k, v in metrics.items() if v is not None}, y_pred, cm
+    return Training({k: v for k, v in metrics.items() if v is not None}, y_pred, cm, curves)
 
 
 def _call_score(estimator: Any, X: Any, y: Any, weights: Any) -> float | None:

@@ -217,16 +217,6 @@ def test_log_models_false_and_serialization_pickle(read):
     assert np.array_equal(logwright.load_model(f"runs:/{run.info.run_id}/model").predict(X), model.predict(X))
 
 
-def test_log_plots_writes_pngs(read):
-    pytest.importorskip("matplotlib")
-    X, y = load_breast_cancer(return_X_y=True)
-    logwright.autolog(only=["sklearn"], log_models=False, sklearn={"log_plots": True})
-    RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
-    files = read.artifacts(read.only_run())
-    assert {"plots/confusion_matrix.png", "plots/roc_curve.png", "plots/precision_recall_curve.png",
-            "plots/feature_importances.png"} <= files
-
-
 def test_user_run_is_logged_into(read):
     X, y = load_iris(return_X_y=True)
     with logwright.start_run() as run:
