@@ -16,7 +16,7 @@ import pytest
 
 import logwright as lw
 from logwright.exceptions import StoreVersionError
-from logwright.store import get_store, migrations, postgres_migrations
+from logwright.store import get_store, migrations, postgres_migrations, resolve
 
 
 def test_import_logwright_does_not_import_psycopg():
@@ -45,11 +45,12 @@ def test_traces_and_late_spans_round_trip(store_uri, traces):
     lw.flush()
     found = lw.search_traces(filter="name = 'pipeline'", order_by=["start_time ASC"])
     assert len(found) == 5
-    full = lw.get_trace(found[0].info.trace_id)
+    first = min(found, key=lambda t: t.info.start_ns)  # start_time is in ms: ties are likely
+    full = lw.get_trace(first.info.trace_id)
     assert [s.name for s in full.spans] == ["pipeline", "add"]
     assert full.spans[0].outputs == 2 and full.spans[1].inputs == {"a": 0, "b": 1}
     store = lw.Client().store
-    assert store.trace_ids_like(found[0].info.trace_id[:12]) == [found[0].info.trace_id]
+    assert store.trace_ids_like(first.info.trace_id[:12]) == [first.info.trace_id]
     page, total = store.traces_page(None, "span_count = 2", "latency_ms DESC", limit=3)
     assert total == 5 and len(page) == 3
 
@@ -101,6 +102,7 @@ def test_postgresql_uri_forms_open_one_database(postgres_uri):
     exp = store.create_experiment("shared")
     assert other.get_experiment_by_name("shared").experiment_id == exp
     other.close()
+    assert resolve(postgres_uri)[0] == postgres_uri  # what integrations compare to tell stores apart
 
 
 def test_migrations_are_recorded_and_a_newer_database_is_refused(postgres_uri):

@@ -25,11 +25,14 @@ _announced: set[str] = set()
 
 
 def resolve(uri: str | None) -> tuple[str, str]:
-    """Map a tracking URI (folder, ``sqlite:///file.db`` or ``file:`` folder) to (db, artifacts).
+    """Map a tracking URI (folder, ``sqlite:///file.db``, ``file:`` folder, ``postgresql://``) to (db, artifacts).
 
     Raises:
         ValueError: the URI scheme is not supported here.
     """
+    if is_postgres(uri):  # the database and the artifact root PostgresStore uses
+        artifacts = os.environ.get("LOGWRIGHT_ARTIFACT_URI") or "logwright-artifacts"
+        return uri, artifacts if "://" in artifacts else os.path.abspath(artifacts)  # type: ignore[return-value]
     if uri is None or uri == "":
         folder = os.path.abspath(DEFAULT_FOLDER)
         return os.path.join(folder, DB_NAME), os.path.join(folder, "artifacts")
