@@ -10,7 +10,8 @@ In one process, rounds alternate between the chain untraced (the baseline) and
 traced until the traces are durable (logwright: ``flush()``; MLflow: its async trace
 queue drained), so the added time includes the write; the best round of each counts.
 Two workloads: 1,000 back-to-back ``invoke`` and 1,000 ``ainvoke`` under
-``asyncio.gather`` 10 at a time. Every traced round's traces are then counted and
+``asyncio.gather`` 10 at a time. ``*_cpu_added_in_call_us`` is the calling thread's
+CPU time added per invoke (steadier than wall time on a busy machine). Every traced round's traces are then counted and
 checked complete (4 spans under one root). Prints one JSON line.
 """
 
@@ -64,15 +65,18 @@ def run_async(chain, n: int) -> float:
 
 def measure(tracker: Tracker, chain, runner, label: str, rounds: int) -> dict[str, float]:
     """Interleaved rounds (untraced, then traced until durable); best of each."""
-    none_s, traced_s, call_s = [], [], []
+    none_s, traced_s, call_s, none_cpu, traced_cpu = [], [], [], [], []
     exp = tracker.experiment(label)
     for _ in range(rounds):
         tracker.enable(False)
+        cpu = time.thread_time()
         none_s.append(runner(chain, N))
+        none_cpu.append(time.thread_time() - cpu)
         tracker.enable(True)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         runner(chain, N)
         call_s.append(time.perf_counter() - start)
+        traced_cpu.append(time.thread_time() - cpu)
         tracker.drain()
         traced_s.append(time.perf_counter() - start)
     tracker.enable(False)
@@ -85,6 +89,9 @@ def measure(tracker: Tracker, chain, runner, label: str, rounds: int) -> dict[st
         out[f"{label}_traces_complete"] = complete
     out[f"{label}_added_us_per_invoke"] = (min(traced_s) - min(none_s)) / N * 1e6
     out[f"{label}_added_in_call_us"] = (min(call_s) - min(none_s)) / N * 1e6
+    # CPU time of the calling thread: steadier than wall time on a busy machine; it leaves
+    # out the writer's (and exporter's) threads, so it is the handler's share in the call.
+    out[f"{label}_cpu_added_in_call_us"] = (min(traced_cpu) - min(none_cpu)) / N * 1e6
     return out
 
 
