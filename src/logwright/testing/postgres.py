@@ -161,6 +161,10 @@ def postgres_server() -> Iterator[PostgresServer]:
         _unavailable(f"running as root and there is no {_USER!r} OS user to run the server")
     with running_server() as server:
         yield server
+        from logwright import store
+
+        # Flush and close what the session opened on it while it still runs (not at exit).
+        store.close_stores(lambda s: f"@{server.host}:{server.port}/" in getattr(s, "uri", ""))
 
 
 @pytest.fixture
