@@ -164,3 +164,22 @@ def test_a_missing_server_skips_outside_ci_and_fails_in_ci(monkeypatch):
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="skipped: no binaries"):
         fixture._unavailable("no binaries")
+
+
+def test_postgresql_sets_aside_a_nul_character_and_keeps_the_rest(postgres_uri, tmp_path, monkeypatch):
+    monkeypatch.setenv("LOGWRIGHT_STRICT", "0")
+    monkeypatch.setenv("LOGWRIGHT_ARTIFACT_URI", str(tmp_path / "artifacts"))
+    client = lw.Client(postgres_uri)
+    run_id = client.create_run(None).info.run_id
+    client.log_param(run_id, "good", "yes")
+    client.set_tag(run_id, "bad", "a\x00b")
+    client.log_metric(run_id, "m", 1.0)
+    client.set_terminated(run_id)
+    got = client.get_run(run_id)
+    assert got.data.params == {"good": "yes"} and got.data.metrics == {"m": 1.0} and "bad" not in got.data.tags
+    rejected = (tmp_path / "artifacts" / "rejected.jsonl").read_text()
+    assert '"op": "tag"' in rejected and "NUL" in rejected
+    with pytest.raises(lw.RunNotFound):
+        client.get_run("ab\x00c")
+    with pytest.raises(lw.InvalidFilter, match="U\\+0000"):
+        client.search_runs(None, "tags.bad = 'a\x00b'")

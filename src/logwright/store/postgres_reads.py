@@ -58,6 +58,11 @@ def reading(fn: _F) -> _F:
             raise
         except (OverflowError, RecursionError) as exc:
             raise InvalidFilter(f"the query is too large or holds a number out of range ({exc})", "", 0) from exc
+        except psycopg.DataError as exc:
+            if getattr(exc, "sqlstate", None) is None and "NUL" in str(exc):  # refused before it was sent
+                raise InvalidFilter("PostgreSQL text cannot hold U+0000 (NUL): nothing stored contains it, "
+                                    "so a value with it cannot be searched for", "", 0) from exc
+            raise StoreError(f"store {self.location}: {exc}") from exc
         except psycopg.Error as exc:
             state = getattr(exc, "sqlstate", None) or ""
             if state.startswith(_FILTER_STATES):
@@ -129,7 +134,7 @@ class ReadsMixin:
     def get_run(self, run_id: str) -> Run:
         """The run with every param, tag, latest metric and input; raises RunNotFound."""
         self.reap_dead_runs()
-        runs = self._runs_by_ids([run_id])
+        runs = [] if "\x00" in str(run_id) else self._runs_by_ids([run_id])
         if not runs:
             raise RunNotFound(run_id)
         return runs[0]
@@ -137,7 +142,7 @@ class ReadsMixin:
     @reading
     def run_exists(self, run_id: str) -> tuple[str, str] | None:
         """(experiment_id, status) of a run, or None when there is no such run."""
-        if not isinstance(run_id, str):
+        if not isinstance(run_id, str) or "\x00" in run_id:
             return None
         row = self._one("SELECT experiment_id, status FROM runs WHERE run_id = %s", (run_id,))
         return None if row is None else (str(row[0]), row[1])
@@ -238,6 +243,8 @@ class ReadsMixin:
     @reading
     def get_trace(self, trace_id: str) -> Trace | None:
         """The trace with this id, spans ordered parents first, or None."""
+        if "\x00" in str(trace_id):
+            return None
         row = self._one(f"SELECT {_TRACE_SELECT} FROM traces t WHERE t.trace_id = %s", (str(trace_id),))
         return None if row is None else self._traces([row])[0]
 
