@@ -42,7 +42,23 @@ def _schema(data: Any) -> str | None:
     return None
 
 
+def _sparse_sample_bytes(data: Any) -> bytes:
+    """Any scipy sparse format (CSR, CSC, COO, LIL, DIA, DOK, BSR): first and last rows as CSR."""
+    try:
+        parts = [data[:_ROWS], data[-_ROWS:]]
+    except Exception:  # noqa: BLE001 - formats without row slicing (DIA, COO in older scipy)
+        csr = data.tocsr()
+        parts = [csr[:_ROWS], csr[-_ROWS:]]
+    out = []
+    for part in parts:
+        csr = part.tocsr()
+        out += [csr.data.tobytes(), csr.indices.tobytes(), csr.indptr.tobytes()]
+    return b"".join(out)
+
+
 def _sample_bytes(data: Any) -> bytes:
+    if hasattr(data, "tocsr") and hasattr(data, "nnz"):  # scipy sparse: read through CSR only
+        return _sparse_sample_bytes(data)
     for rows in (lambda d: d.iloc, lambda d: d):  # pandas positional, then arrays
         try:
             head = rows(data)[:_ROWS]
@@ -59,11 +75,7 @@ def _sample_bytes(data: Any) -> bytes:
                     continue
                 except Exception:  # noqa: BLE001 - object arrays: fall back to repr
                     pass
-            data_attr = getattr(values, "data", None)  # scipy sparse
-            if hasattr(values, "tocsr") and data_attr is not None:
-                parts.append(data_attr.tobytes() + values.indices.tobytes())
-            else:
-                parts.append(repr(values).encode("utf-8", "replace"))
+            parts.append(repr(values).encode("utf-8", "replace"))
         return b"".join(parts)
     return repr(data).encode("utf-8", "replace")
 

@@ -54,7 +54,9 @@ class SklearnIntegration(Integration):
     and ``log_input_examples``: ``log_plots`` (None: confusion matrix and importances when
     matplotlib is installed; True: also ROC/PR curves; False: none), ``max_tuning_runs`` (5; None = all),
     ``log_post_training_metrics`` (True), ``pos_label`` (None: weighted averages),
-    ``serialization`` (None = skops when installed, else pickle; or "skops"/"pickle").
+    ``serialization`` (None = skops when installed, else pickle; or "skops"/"pickle"),
+    ``training_metrics`` ("builtin": call predict/score only on scikit-learn's own
+    estimators; "all"; "none") and ``max_scored_rows`` (100,000; every k-th row above it).
     """
 
     name = "sklearn"
@@ -67,6 +69,8 @@ class SklearnIntegration(Integration):
         "log_post_training_metrics": True,
         "pos_label": None,
         "serialization": None,
+        "training_metrics": "builtin",
+        "max_scored_rows": 100_000,
     }
 
     def __init__(self) -> None:
@@ -109,7 +113,7 @@ class SklearnIntegration(Integration):
     def on_enable(self, config: AutologConfig) -> None:
         """Alias patched metrics in ``sklearn.metrics``; hook the modules not imported yet."""
         from logwright.autolog.hooks import when_imported
-
+        self._check_knobs(config)
         self._active = True
         if "sklearn.metrics" in sys.modules:
             self._alias_metrics()
@@ -117,6 +121,15 @@ class SklearnIntegration(Integration):
             if name not in sys.modules and name not in self._hooked:
                 self._hooked.add(name)
                 when_imported(name, self._on_import)
+
+    @staticmethod
+    def _check_knobs(config: AutologConfig) -> None:
+        """Refuse an unknown ``training_metrics`` (checked again before each run starts)."""
+        from logwright_sklearn._scoring import POLICIES
+
+        if config.get("training_metrics") not in POLICIES:
+            raise ValueError(f"sklearn training_metrics must be one of {POLICIES}, "
+                             f"got {config.get('training_metrics')!r}")
 
     def on_disable(self) -> None:
         """Revert what was patched on import and the metric aliases; forget tracked models."""
@@ -195,6 +208,7 @@ class SklearnIntegration(Integration):
         if self._in_worker_of_autologged_call():
             return wrapped(*args, **kwargs)
         cfg = self.config
+        self._check_knobs(cfg)
         X, y, weights = self._fit_args(instance, method, args, kwargs)
         self._in_flight += 1
         try:
@@ -209,18 +223,16 @@ class SklearnIntegration(Integration):
             self._in_flight -= 1
 
     def _log_fit(self, run: Any, est: Any, method: str, data: tuple, result: Any, cfg: AutologConfig) -> None:
-        from logwright_sklearn import _metrics, _search
+        from logwright_sklearn import _search
 
         client, run_id = run.client, run.info.run_id
         X, y, weights = data
-        try:
-            metrics, y_pred, cm, curves = _metrics.for_estimator(est, X, y, weights, result, method,
-                                                                 cfg.get("pos_label"))
-        except Exception as exc:  # noqa: BLE001 - the estimator's own predict/score refused these inputs
-            _logger.debug("logwright sklearn: training metrics skipped: %r", exc)
-            metrics, y_pred, cm, curves = {}, None, None, None
+        training = self._training(est, (X, y, weights), result, method)
+        metrics, y_pred, cm, curves, rows = training
         if metrics:
             client.log_metrics(run_id, {f"training_{k}": v for k, v in metrics.items()})
+        if rows is not None:
+            client.set_tags(run_id, {"training_metrics_rows": f"{rows[0]} of {rows[1]}"})
         if cfg.get("log_datasets") and X is not None:
             _records.log_dataset(client, run_id, X, y, _records.caller_name(X) or "train")
         searched = _search.is_search(est)
@@ -237,6 +249,19 @@ class SklearnIntegration(Integration):
             _records.log_model(client, run_id, model, X, y_pred, cfg)
         if cfg.get("log_post_training_metrics"):
             self.tracker.add_model(est, client, run_id)
+
+    def _training(self, est: Any, data: tuple, result: Any, method: str) -> Any:
+        """Training metrics under the ``training_metrics`` policy and the ``max_scored_rows`` cap."""
+        from logwright_sklearn import _metrics
+
+        cfg = self.config
+        X, y, weights = data
+        try:
+            return _metrics.for_estimator(est, X, y, weights, result, method, cfg.get("pos_label"),
+                                          cfg.get("training_metrics"), cfg.get("max_scored_rows"))
+        except Exception as exc:  # noqa: BLE001 - the estimator's own predict/score refused these inputs
+            _logger.debug("logwright sklearn: training metrics skipped: %r", exc)
+            return _metrics.Training({})
 
     def _log_plots(self, client: Any, run_id: str, cm: Any, curves: Any, found: Any, wanted: Any) -> None:
         from logwright_sklearn import _plots
@@ -283,14 +308,7 @@ class SklearnIntegration(Integration):
         return result
 
     def _log_partial(self, client: Any, run_id: str, est: Any, data: tuple, step: int) -> None:
-        from logwright_sklearn import _metrics
-
-        X, y, weights = data
-        try:
-            metrics = _metrics.for_estimator(est, X, y, weights, None, "partial_fit", self.config.get("pos_label")).metrics
-        except Exception as exc:  # noqa: BLE001 - the estimator's own predict refused these inputs
-            _logger.debug("logwright sklearn: partial_fit metrics skipped: %r", exc)
-            metrics = {}
+        metrics = self._training(est, data, None, "partial_fit").metrics
         if metrics:
             client.log_metrics(run_id, {f"training_{k}": v for k, v in metrics.items()}, step=step)
         self._partial[id(est)] = (weakref.ref(est), client, run_id, step + 1)

@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from logwright_sklearn._scoring import MAX_SCORED_ROWS, may_call, n_rows, stride, take
+
 _logger = logging.getLogger(__name__)
 
 SILHOUETTE_MAX_SAMPLES = 5000
@@ -114,6 +116,7 @@ class Training(NamedTuple):
     predictions: Any = None
     confusion: dict | None = None  # {"labels", "matrix"}
     curves: tuple | None = None  # binary classifiers: (y, positive-class probability, positive label)
+    rows: tuple[int, int] | None = None  # (scored, total) when the rows scored were capped
 
 
 def classifier(model: Any, X: Any, y: Any, weights: Any, pos_label: Any) -> Training:
@@ -201,19 +204,33 @@ def _kind(estimator: Any) -> str:
 
 
 def for_estimator(estimator: Any, X: Any, y: Any, weights: Any, fit_result: Any, method: str,
-                  pos_label: Any) -> Training:
+                  pos_label: Any, policy: str = "builtin", max_rows: int | None = MAX_SCORED_ROWS) -> Training:
     """Training metrics for a fitted estimator, with the predictions, confusion and curves.
 
-    ``training_score`` reuses accuracy or R² when the estimator's ``score`` is the mixin's
-    (the same number); otherwise ``score`` is called.
+    ``policy`` (``training_metrics``) says whose methods may be called (see ``_scoring``);
+    at most ``max_rows`` rows are scored (every k-th row above it). ``training_score``
+    reuses accuracy or R² when the estimator's ``score`` is the mixin's (the same number);
+    otherwise ``score`` is called.
     """
     from sklearn.base import ClassifierMixin, RegressorMixin
 
+    calls = may_call(estimator, policy)
+    if policy == "none":
+        return Training({})
     kind = _kind(estimator)
+    n = n_rows(X)
+    step = stride(n, max_rows)
+    X, y, weights = take(X, step), take(y, step), take(weights, step)
+    rows = (n_rows(X), n) if step > 1 else None
     metrics: dict[str, float] = {}
     y_pred, cm, curves = None, None, None
+    if not calls:  # only what the model holds: a clusterer's labels and inertia
+        if kind == "clusterer":
+            labels = fit_result if method == "fit_predict" else getattr(estimator, "labels_", None)
+            metrics = clusterer(estimator, X, take(labels, step))
+        return Training({k: v for k, v in metrics.items() if v is not None}, rows=rows)
     if kind == "classifier" and y is not None:
-        metrics, y_pred, cm, curves = classifier(estimator, X, y, weights, pos_label)
+        metrics, y_pred, cm, curves, _ = classifier(estimator, X, y, weights, pos_label)
         if _score_definer(estimator) is ClassifierMixin and weights is None:
             metrics["score"] = metrics["accuracy"]
     elif kind == "regressor" and y is not None:
@@ -221,12 +238,12 @@ def for_estimator(estimator: Any, X: Any, y: Any, weights: Any, fit_result: Any,
         if _score_definer(estimator) is RegressorMixin and weights is None and np.ndim(y) == 1:
             metrics["score"] = metrics["r2"]
     elif kind == "clusterer":
-        y_pred = fit_result if method == "fit_predict" else getattr(estimator, "labels_", None)
+        y_pred = take(fit_result if method == "fit_predict" else getattr(estimator, "labels_", None), step)
         metrics = clusterer(estimator, X, y_pred)
     supervised = kind in ("classifier", "regressor")
     if "score" not in metrics and hasattr(estimator, "score") and (y is not None or not supervised):
         metrics["score"] = _call_score(estimator, X, y, weights)
-    return Training({k: v for k, v in metrics.items() if v is not None}, y_pred, cm, curves)
+    return Training({k: v for k, v in metrics.items() if v is not None}, y_pred, cm, curves, rows)
 
 
 def _call_score(estimator: Any, X: Any, y: Any, weights: Any) -> float | None:
