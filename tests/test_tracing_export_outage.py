@@ -142,3 +142,25 @@ def test_exit_waits_the_stated_bound_then_leaves_traces_in_the_spool(env, tmp_pa
         assert set(arrived) == set(json.loads(out)) and set(arrived.values()) == {1}
     finally:
         sink.refuse()
+
+
+def test_an_unwritable_spool_keeps_traces_in_memory_until_the_collector_is_back(env, tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the spool folder would go")
+    monkeypatch.setenv("LOGWRIGHT_OTLP_SPOOL", str(blocker))
+    tracing._reset_for_tests()
+    sink = OtlpSink()
+    try:
+        sink.refuse()
+        tracing.configure(otlp_endpoint=sink.url)
+        exporter = export._state["exporter"]
+        sent = _traces(30, "kept")
+        _wait(lambda: exporter.down_since is not None and exporter.spool_failed, "a failed send and spool")
+        assert "cannot spool traces" in caplog.text
+        sink.accept()
+        _wait(lambda: exporter.down_since is None, "the collector reachable again")
+        lw.flush()
+        arrived = collections.Counter(sink.trace_ids())
+        assert set(arrived) == set(sent) and set(arrived.values()) == {1}
+    finally:
+        sink.refuse()

@@ -79,7 +79,6 @@ class _OtlpExporter:
         self.max_request = int(config.number(config.OTLP_MAX_REQUEST_BYTES, 4 << 20))
         self.max_backoff = config.number(config.OTLP_MAX_BACKOFF, 30.0)
         self.exit_timeout = config.number(config.OTLP_EXIT_TIMEOUT, 5.0)
-        self.cond = threading.Condition()
         self.inbox: deque[_Finished] = deque()
         self.inbox_bytes = 0
         self.pending: deque[bytes] = deque()
@@ -97,6 +96,8 @@ class _OtlpExporter:
 
     def _start(self) -> None:
         self.pid = os.getpid()
+        self.cond = threading.Condition()  # new in a forked child: the parent's may be held
+        self.spool_failed = False
         self.inbox.clear()
         self.pending.clear()
         self.inbox_bytes = self.pending_bytes = self.outstanding = 0
@@ -215,12 +216,18 @@ class _OtlpExporter:
         self._to_spool(encoded)
 
     def _to_spool(self, records: list[bytes]) -> None:
-        """Move traces counted as outstanding into a spool file."""
+        """Move traces counted as outstanding into a spool file (kept in memory if that fails)."""
         try:
             spool.write(self.folder, records)
         except OSError as exc:
-            _logger.warning("logwright: could not spool %d traces for %s in %s: %r",
-                            len(records), self.endpoint, self.folder, exc)
+            with self.cond:
+                self.pending.extendleft(reversed(records))
+                self.pending_bytes += sum(len(r) for r in records)
+                warn, self.spool_failed = not self.spool_failed, True
+            if warn:
+                _logger.warning("logwright: cannot spool traces for %s in %s (%r); keeping them in memory",
+                                self.endpoint, self.folder, exc)
+            return
         with self.cond:
             self.outstanding -= len(records)
             self.spooled += len(records)
@@ -241,6 +248,16 @@ class _OtlpExporter:
 
     def _send_loop(self) -> None:
         while True:
+            try:
+                self._send_until_closed()
+                return
+            except Exception as exc:  # noqa: BLE001 - a bug must not stop the sending
+                _logger.warning("logwright: OTLP sender for %s failed (%r); restarting it", self.endpoint, exc)
+                time.sleep(1.0)
+
+    def _send_until_closed(self) -> None:
+        probe_at, backoff = 0.0, 0.5
+        while True:
             batch = self._next_batch()
             if batch is None:
                 if self.closing:
@@ -250,10 +267,16 @@ class _OtlpExporter:
                     self._send_file(claimed)
                     continue
                 with self.cond:
-                    if not self.pending and not self.closing:
+                    if not self.closing:
                         self.cond.wait(1.0)
-                continue
+                    # Down with nothing spooled (an unwritable spool): retry from memory, backing off.
+                    if self.pending and self.down_since is not None and time.monotonic() >= probe_at:
+                        batch = self._take()
+                if batch is None:
+                    continue
+                probe_at, backoff = time.monotonic() + backoff, min(self.max_backoff, backoff * 2)
             if self._post(batch):
+                probe_at, backoff = 0.0, 0.5
                 with self.cond:
                     self.outstanding -= len(batch)
                     self.sent += len(batch)
@@ -279,13 +302,17 @@ class _OtlpExporter:
             self._to_spool(rest)
             return None
         with self.cond:
-            batch, size = [], 0
-            while self.pending and (not batch or size + len(self.pending[0]) <= self.max_request):
-                data = self.pending.popleft()
-                batch.append(data)
-                size += len(data)
-            self.pending_bytes -= size
-            return batch
+            return self._take()
+
+    def _take(self) -> list[bytes]:
+        """Up to one request's worth of traces from memory (the caller holds the lock)."""
+        batch, size = [], 0
+        while self.pending and (not batch or size + len(self.pending[0]) <= self.max_request):
+            data = self.pending.popleft()
+            batch.append(data)
+            size += len(data)
+        self.pending_bytes -= size
+        return batch
 
     def _send_file(self, path: Any) -> None:
         try:

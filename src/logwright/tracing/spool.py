@@ -89,7 +89,7 @@ def claim(folder: Path) -> Path | None:
     """Claim the oldest unclaimed (or orphaned) spool file by renaming it; None when none is left."""
     try:
         names = sorted(os.listdir(folder))
-    except FileNotFoundError:
+    except OSError:  # not there yet, or not a folder
         return None
     me = os.getpid()
     for name in names:
@@ -116,7 +116,7 @@ def count(folder: Path) -> int:
     """Spool files waiting in ``folder`` (claimed ones included)."""
     try:
         return sum(1 for n in os.listdir(folder) if n.endswith(_SUFFIX) or ".claimed-" in n)
-    except FileNotFoundError:
+    except OSError:
         return 0
 
 
