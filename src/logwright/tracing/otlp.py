@@ -25,6 +25,7 @@ _logger = logging.getLogger(__name__)
 
 _CUT = 2000  # characters an attribute keeps when a trace must shrink to fit one request
 TRUNCATED = "logwright.export.truncated"
+_READS_IO = frozenset({"LLM", "CHAT_MODEL", "EMBEDDING", "RETRIEVER", "TOOL", "PROMPT"})
 
 
 def _set(target: AnyValue, value: Any) -> None:
@@ -70,7 +71,10 @@ def decoded(value: Any) -> Any:
 def span_attributes(span: Any, limit: int, tags: dict[str, Any] | None) -> tuple[int, dict[str, Any]]:
     """(OTLP span kind, every attribute exported for ``span``): recorded, derived, input/output."""
     recorded = dict(span._attributes or {})
-    inputs, outputs = decoded(span._inputs), decoded(span._outputs)
+    if span.kind in _READS_IO:
+        inputs, outputs = decoded(span._inputs), decoded(span._outputs)
+    else:  # the mapping does not look into a chain's or parser's values: skip parsing them
+        inputs = outputs = None
     kind, attrs = wire_attributes(span.kind, span.name, recorded, inputs, outputs, tags)
     attrs = {**recorded, **attrs, "logwright.span.kind": span.kind}
     for key, value in (("input", span._inputs), ("output", span._outputs)):
