@@ -46,6 +46,8 @@ MAX_BYTES = 64 << 20
 _RETRYABLE = {408, 429, 502, 503, 504}
 _WARN_EVERY = 60.0
 _DOWN_WAIT = 2.0
+_BATCH = 256  # traces the encoder takes at once
+_LINGER = 0.05  # seconds the encoder waits for a batch to fill
 
 
 class _Finished:
@@ -96,7 +98,9 @@ class _OtlpExporter:
 
     def _start(self) -> None:
         self.pid = os.getpid()
-        self.cond = threading.Condition()  # new in a forked child: the parent's may be held
+        lock = threading.RLock()  # new in a forked child: the parent's may be held
+        self.cond = threading.Condition(lock)  # flush, back-pressure and the sender wait here
+        self.work = threading.Condition(lock)  # the encoder waits here
         self.spool_failed = False
         self.inbox.clear()
         self.pending.clear()
@@ -128,7 +132,8 @@ class _OtlpExporter:
             self.inbox.append(item)
             self.inbox_bytes += item.size
             self.outstanding += 1
-            self.cond.notify_all()
+            if len(self.inbox) in (1, _BATCH):  # wake the encoder only at these two points
+                self.work.notify()
 
     def waiting(self) -> int:
         """Traces not yet acknowledged: in memory, in flight or in the spool."""
@@ -148,7 +153,7 @@ class _OtlpExporter:
         start = time.monotonic()
         deadline = start + timeout
         with self.cond:
-            self.cond.notify_all()
+            self.work.notify_all()  # no lingering while someone waits
             while not self.idle():
                 limit = deadline if patient or self.down_since is None else min(deadline, start + _DOWN_WAIT)
                 left = limit - time.monotonic()
@@ -167,6 +172,7 @@ class _OtlpExporter:
             self.closing = True
             self.deadline = time.monotonic()
             self.cond.notify_all()
+            self.work.notify_all()
         self.encoder.join(5.0)
         self.sender.join(15.0)
         if not done:
@@ -187,10 +193,13 @@ class _OtlpExporter:
         while True:
             with self.cond:
                 while not self.inbox and not self.closing:
-                    self.cond.wait()
+                    self.work.wait()
+                if len(self.inbox) < _BATCH and not self.closing:
+                    # Linger: one wake-up and one stretch of encoding per batch, not per trace.
+                    self.work.wait(_LINGER)
                 if not self.inbox:
                     return
-                items = [self.inbox.popleft() for _ in range(min(256, len(self.inbox)))]
+                items = [self.inbox.popleft() for _ in range(min(_BATCH, len(self.inbox)))]
                 self.inbox_bytes -= sum(item.size for item in items)
                 self.cond.notify_all()
             encoded = []
@@ -407,6 +416,7 @@ def _disable(exporter: _OtlpExporter) -> None:
         exporter.inbox.clear()
         exporter.closing = True
         exporter.cond.notify_all()
+        exporter.work.notify_all()
     if _state["exporter"] is exporter:
         _state["exporter"] = None
 
