@@ -170,3 +170,23 @@ def test_first_root_span_imports_opentelemetry_only_in_the_exporter_thread(sink,
     assert found["user"] == [], out.stderr
     assert found["threads"] == ["logwright-otlp-encode"]
     assert [s["name"] for s in sink.spans()] == ["first"]
+
+
+def _traced_in_child(name):
+    with lw.start_span(name):
+        pass
+    lw.flush()
+
+
+def test_a_forked_child_exports_its_own_traces(sink):
+    import multiprocessing
+
+    tracing.configure(otlp_endpoint=sink.url)
+    with lw.start_span("parent"):
+        pass
+    child = multiprocessing.get_context("fork").Process(target=_traced_in_child, args=("child",))
+    child.start()
+    child.join(60)
+    lw.flush()
+    assert child.exitcode == 0
+    assert sorted(s["name"] for s in sink.spans()) == ["child", "parent"]
