@@ -10,14 +10,16 @@ log nothing of their own):
   ``training_recall``, ``training_f1`` (weighted; ``pos_label`` for binary),
   ``training_log_loss`` and ``training_roc_auc`` (with ``predict_proba``),
   ``training_mse``/``rmse``/``mae``/``r2``, ``training_silhouette`` (<= 5,000 samples) and
-  ``training_inertia``, and ``training_score``;
+  ``training_inertia``, and ``training_score``; only for scikit-learn's own models unless
+  ``training_metrics="all"``, on at most ``max_scored_rows`` rows (see ``_scoring``);
 - the training data as a run input (digest, shape, schema), named after its variable;
 - ``feature_importances.json`` (importances, or coefficients and intercepts),
   ``confusion_matrix.json``, and PNG plots of them when matplotlib is installed
   (drawn without pyplot; binary ROC/PR curves too with ``log_plots=True``);
 - the model (``log_models``) with the ``sklearn`` flavour, its signature (DataFrame
   column names kept) and, with ``log_input_examples=True``, five input rows;
-- searches (``GridSearchCV``, ``RandomizedSearchCV``, Halving*): ``best_*`` params,
+- searches (``GridSearchCV``, ``RandomizedSearchCV``, Halving*): the search's own params
+  (its estimator by class, no ``estimator__*``), ``best_*`` params,
   ``best_cv_score``, ``cv_results.csv``, the best ``max_tuning_runs`` candidates as child
   runs, and ``best_estimator_`` as the model.
 

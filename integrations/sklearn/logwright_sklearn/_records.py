@@ -39,7 +39,11 @@ def flat_params(estimator: Any) -> dict[str, str]:
 
     if _search.is_search(estimator):
         return _search.search_params(estimator)
-    return {str(k): param_text(v) for k, v in estimator.get_params(deep=True).items()}
+    try:
+        params = estimator.get_params(deep=True)
+    except TypeError:  # e.g. a class given where an instance belongs: the fit will say so itself
+        params = estimator.get_params(deep=False)
+    return {str(k): param_text(v) for k, v in params.items()}
 
 
 def log_params(client: Any, run_id: str, params: dict[str, str]) -> None:

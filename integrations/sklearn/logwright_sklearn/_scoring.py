@@ -7,8 +7,9 @@ member, a search's estimator, a user function as a param) may count calls, expec
 routed metadata, or be slow. ``training_metrics``:
 
 - ``"builtin"`` (default): call only when the estimator and everything it holds is
-  scikit-learn's (class module ``sklearn.*``; function params from scikit-learn, NumPy,
-  SciPy or the standard library);
+  scikit-learn's (class module ``sklearn.*``, but not its test helpers such as
+  ``sklearn.utils._mocking`` or ``sklearn.tests.*``; function params from scikit-learn,
+  NumPy, SciPy or the standard library);
 - ``"all"``: call any estimator (the behaviour before issue 21);
 - ``"none"``: no training metrics.
 
@@ -26,6 +27,7 @@ from typing import Any
 POLICIES = ("builtin", "all", "none")
 MAX_SCORED_ROWS = 100_000
 _TRUSTED_FUNCTION_HOMES = ("sklearn", "numpy", "scipy", "builtins", "math", "operator", "functools")
+_TEST_PARTS = frozenset({"tests", "_testing", "_mocking", "estimator_checks", "metadata_routing_common"})
 
 
 def _top(module: Any) -> str:
@@ -43,14 +45,19 @@ def _held(value: Any) -> list[Any]:
     return []
 
 
+def _sklearn_proper(module: str) -> bool:
+    """A ``sklearn.*`` module that is not one of its test helpers (tests, _testing, _mocking, ...)."""
+    return module.startswith("sklearn.") and not _TEST_PARTS.intersection(module.split("."))
+
+
 def _own(obj: Any) -> bool:
     if hasattr(obj, "get_params") and not isinstance(obj, type):
-        return type(obj).__module__.startswith("sklearn.")
+        return _sklearn_proper(type(obj).__module__)
     if isinstance(obj, type):
         return _top(obj.__module__) in _TRUSTED_FUNCTION_HOMES
     obj = getattr(obj, "func", obj) if type(obj).__name__ == "partial" else obj  # functools.partial(f)
     home = getattr(obj, "__module__", None) or type(obj).__module__  # a function, or a callable object
-    return _top(home) in _TRUSTED_FUNCTION_HOMES
+    return _top(home) in _TRUSTED_FUNCTION_HOMES and not _TEST_PARTS.intersection(str(home).split("."))
 
 
 def is_builtin(estimator: Any) -> bool:

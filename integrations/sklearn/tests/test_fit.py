@@ -234,3 +234,21 @@ def test_multioutput_classifier_still_logs(read):
     assert run.info.status == "FINISHED" and "training_score" in run.data.metrics
     loaded = logwright.load_model(f"runs:/{run.info.run_id}/model")
     assert np.array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_class_instead_of_instance_gets_sklearns_own_error_in_strict_mode(read, monkeypatch):
+    from sklearn.decomposition import PCA
+
+    def attempt() -> Exception:
+        try:
+            Pipeline([("pca", PCA), ("clf", LogisticRegression())]).fit([[1.0]], [0])
+        except Exception as exc:  # noqa: BLE001 - compared below
+            return exc
+        raise AssertionError("the fit should fail")
+
+    logwright.autolog(disable=True)
+    plain = attempt()
+    monkeypatch.setenv("LOGWRIGHT_STRICT", "1")  # our get_params(deep=True) used to raise first
+    logwright.autolog(only=["sklearn"])
+    logged = attempt()
+    assert (type(logged), str(logged)) == (type(plain), str(plain))

@@ -136,3 +136,17 @@ def test_sparse_input_in_any_format_logs_its_dataset(read, monkeypatch, fmt):
 
     dense_digest = describe(sp.csr_matrix(X), targets=y).digest  # one digest whatever the format
     assert run.inputs[0].digest == dense_digest
+
+
+def test_scikit_learns_test_helpers_count_as_user_code():
+    import functools
+
+    from sklearn.ensemble import StackingClassifier
+    from sklearn.utils._mocking import CheckingClassifier
+
+    from logwright_sklearn._scoring import is_builtin
+
+    assert is_builtin(StackingClassifier([("lr", LogisticRegression())], final_estimator=LogisticRegression()))
+    assert not is_builtin(StackingClassifier([("c", CheckingClassifier())]))
+    assert not is_builtin(FunctionTransformer(functools.partial(lambda Z, k: Z * k, k=2)))
+    assert is_builtin(FunctionTransformer(np.log1p))
