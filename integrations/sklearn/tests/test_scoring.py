@@ -141,10 +141,9 @@ def test_sparse_input_in_any_format_logs_its_dataset(read, monkeypatch, fmt):
 def test_scikit_learns_test_helpers_count_as_user_code():
     import functools
 
+    from logwright_sklearn._scoring import is_builtin
     from sklearn.ensemble import StackingClassifier
     from sklearn.utils._mocking import CheckingClassifier
-
-    from logwright_sklearn._scoring import is_builtin
 
     assert is_builtin(StackingClassifier([("lr", LogisticRegression())], final_estimator=LogisticRegression()))
     assert not is_builtin(StackingClassifier([("c", CheckingClassifier())]))
