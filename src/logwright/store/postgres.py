@@ -131,9 +131,9 @@ class PostgresStore(ReadsMixin):
         with self._get_pool().connection() as conn:
             yield conn
 
-    def _all(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+    def _all(self, sql: str, args: Sequence[Any] = (), binary: bool = False) -> list[tuple]:
         with self._db() as conn:
-            return conn.execute(sql, args).fetchall()
+            return conn.execute(sql, args, binary=binary).fetchall()
 
     def _one(self, sql: str, args: Sequence[Any] = ()) -> tuple | None:
         with self._db() as conn:

@@ -212,7 +212,7 @@ class ReadsMixin:
     def get_metric_blobs(self, run_id: str, key: str) -> list[tuple[bytes, bytes, bytes]]:
         """A metric's stored chunks as (steps, values, timestamps) little-endian blobs, in write order."""
         rows = self._all("SELECT steps, vals, timestamps FROM metric_chunks WHERE run_id = %s AND key = %s "
-                         "ORDER BY seq", (run_id, key))
+                         "ORDER BY seq", (run_id, key), binary=True)  # raw bytes: no hex to decode
         return [(bytes(s), bytes(v), bytes(t)) for s, v, t in rows]
 
     @reading
