@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 
 import httpx
 import numpy as np
@@ -108,29 +107,6 @@ def test_sklearn_model_round_trip_and_replace(artifact_backend):
     assert lw.get_run(rid).data.tags["logwright.model.models/clf"] == "sklearn"
     meta = lw.models.read_model_metadata(info.model_uri)
     assert meta["flavour"] == "sklearn"
-
-
-def test_model_name_held_by_other_artifacts_is_refused(artifact_backend):
-    with lw.start_run() as run:
-        lw.log_text("kept", "notes/kept.txt")
-        before = _files(run.info.run_id)
-        for taken in ("notes", "notes/kept.txt"):
-            with pytest.raises(FileExistsError, match=repr(taken)):
-                lw.log_model(_model()[0], taken)
-    assert _files(run.info.run_id) == before
-
-
-def test_failing_save_leaves_the_old_model_whole(artifact_backend):
-    model, X = _model()
-    with lw.start_run() as run:
-        lw.log_model(model, "model")
-        before = _files(run.info.run_id)
-        broken, _ = _model(seed=1)
-        broken.lock = threading.Lock()  # pickle fails half-way through writing model.pkl
-        with pytest.raises(TypeError, match="lock"):
-            lw.log_model(broken, "model", serialization="pickle")
-    assert _files(run.info.run_id) == before
-    assert np.array_equal(lw.load_model(f"runs:/{run.info.run_id}/model").predict(X), model.predict(X))
 
 
 def test_torch_model_round_trip(artifact_backend):

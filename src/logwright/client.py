@@ -89,18 +89,19 @@ class Client:
             tracking URI (``LOGWRIGHT_TRACKING_URI`` or ``./logwright-runs``).
         artifact_uri: the artifact root of experiments this client creates (a folder or
             ``s3://bucket/prefix``); None: the one given to ``set_tracking_uri`` when
-            ``tracking_uri`` is None too, else ``LOGWRIGHT_ARTIFACT_URI``, else the store's
-            own folder. Existing experiments keep the location recorded when they were created.
+            ``tracking_uri`` is None or that same URI, else ``LOGWRIGHT_ARTIFACT_URI``, else
+            the store's own folder. Existing experiments keep the location recorded when
+            they were created.
     """
 
     def __init__(self, tracking_uri: str | None = None, artifact_uri: str | None = None) -> None:
-        if tracking_uri is None:
-            from logwright.fluent import get_artifact_uri, get_tracking_uri
-
-            tracking_uri = get_tracking_uri()
-            artifact_uri = artifact_uri or get_artifact_uri()
         from logwright import config
+        from logwright.fluent import get_artifact_uri, get_tracking_uri
 
+        current = get_tracking_uri()
+        if tracking_uri is None or tracking_uri == current:
+            tracking_uri = current
+            artifact_uri = artifact_uri or get_artifact_uri()
         artifact_uri = artifact_uri or config.text(config.ARTIFACT_URI)
         self.artifact_uri = _artifacts.check_root(artifact_uri) if artifact_uri else None
         self.tracking_uri = tracking_uri

@@ -48,6 +48,16 @@ def _root(run_id: str) -> str:
     return lw.Client().artifacts(run_id).path()
 
 
+def _files(run_id: str) -> dict[str, bytes]:
+    """Every artifact file of a run and its bytes, read through its repository (local or S3)."""
+    repo = lw.Client().artifacts(run_id)
+    out = {}
+    for info in repo.walk():
+        with repo.open(info.path) as fh:
+            out[info.path] = fh.read()
+    return out
+
+
 @pytest.fixture
 def outside(tmp_path):
     """A folder outside the store holding a file that must never change."""
@@ -57,14 +67,24 @@ def outside(tmp_path):
     return folder
 
 
-@pytest.fixture
-def run(tmp_store):
-    """An active run that already holds a text file and a model."""
+def _started_run():
     model, X = _model()
     with lw.start_run() as active:
         lw.log_text("kept", "notes/kept.txt")
         lw.log_model(model, "model", input_example=X[:2])
         yield active
+
+
+@pytest.fixture
+def run(tmp_store):
+    """An active run that already holds a text file and a model (local artifacts)."""
+    yield from _started_run()
+
+
+@pytest.fixture
+def any_run(artifact_backend):
+    """The same run, once with local artifacts and once in S3 (moto)."""
+    yield from _started_run()
 
 
 # -- model names ----------------------------------------------------------------------
@@ -91,14 +111,13 @@ BAD_NAMES = [
 
 
 @pytest.mark.parametrize(("name", "error", "match"), BAD_NAMES)
-def test_bad_model_name_is_refused_before_anything_is_touched(run, name, error, match):
-    root = _root(run.info.run_id)
-    before = _tree(root)
+def test_bad_model_name_is_refused_before_anything_is_touched(any_run, name, error, match):
+    before = _files(any_run.info.run_id)
     model, _ = _model(1)
     with pytest.raises(error, match=match):
         lw.log_model(model, name)
-    assert _tree(root) == before
-    assert lw.load_model(f"runs:/{run.info.run_id}/model") is not None
+    assert _files(any_run.info.run_id) == before
+    assert lw.load_model(f"runs:/{any_run.info.run_id}/model") is not None
 
 
 def test_bad_model_name_without_active_run_starts_no_run(tmp_store):
@@ -110,38 +129,38 @@ def test_bad_model_name_without_active_run_starts_no_run(tmp_store):
 
 
 @pytest.mark.parametrize("taken", ["notes", "notes/kept.txt"])
-def test_model_name_held_by_other_artifacts_is_refused(run, taken):
-    root = _root(run.info.run_id)
-    before = _tree(root)
+def test_model_name_held_by_other_artifacts_is_refused(any_run, taken):
+    before = _files(any_run.info.run_id)
     with pytest.raises(FileExistsError, match=repr(taken)):
         lw.log_model(_model()[0], taken)
-    assert _tree(root) == before
+    assert _files(any_run.info.run_id) == before
 
 
-def test_logging_a_model_again_replaces_it_whole(run):
-    first = _tree(os.path.join(_root(run.info.run_id), "model"))
+def test_logging_a_model_again_replaces_it_whole(any_run, artifact_backend):
+    rid = any_run.info.run_id
+    first = {k: v for k, v in _files(rid).items() if k.startswith("model/")}
     model, X = _model(seed=1)
     info = lw.log_model(model, "model", serialization="pickle")
-    folder = os.path.join(_root(run.info.run_id), "model")
-    assert sorted(os.listdir(folder)) == ["MODEL.json", "model.pkl"]  # no stale file of the first one
-    assert first != _tree(folder)
+    now = {k: v for k, v in _files(rid).items() if k.startswith("model/")}
+    assert sorted(now) == ["model/MODEL.json", "model/model.pkl"]  # no stale file of the first one
+    assert first != now
     assert np.array_equal(lw.load_model(info.model_uri).predict(X), model.predict(X))
-    assert not [n for n in os.listdir(_root(run.info.run_id)) if n.startswith(".logwright-")]
+    if not artifact_backend.remote:
+        assert not [n for n in os.listdir(_root(rid)) if n.startswith(".logwright-")]
 
 
-def test_failing_save_leaves_the_old_model_whole(run):
-    root = _root(run.info.run_id)
-    before = _tree(root)
+def test_failing_save_leaves_the_old_model_whole(any_run):
+    before = _files(any_run.info.run_id)
     broken, X = _model(seed=1)
     broken.lock = threading.Lock()  # pickle fails half-way through writing model.pkl
     with pytest.raises(TypeError, match="lock"):
         lw.log_model(broken, "model", serialization="pickle")
-    assert _tree(root) == before
+    assert _files(any_run.info.run_id) == before
     old, X = _model()
-    assert np.array_equal(lw.load_model(f"runs:/{run.info.run_id}/model").predict(X), old.predict(X))
+    assert np.array_equal(lw.load_model(f"runs:/{any_run.info.run_id}/model").predict(X), old.predict(X))
 
 
-def test_round_trip_artifact_and_nested_model(tmp_store, tmp_path):
+def test_round_trip_artifact_and_nested_model(artifact_backend, tmp_path):
     src = tmp_path / "data.csv"
     src.write_bytes(b"a,b\n1,2\n")
     model, X = _model()
@@ -153,7 +172,7 @@ def test_round_trip_artifact_and_nested_model(tmp_store, tmp_path):
     assert open(got, "rb").read() == b"a,b\n1,2\n"
     assert info.model_uri == f"runs:/{active.info.run_id}/models/clf"
     assert np.array_equal(lw.load_model(info.model_uri).predict(X), model.predict(X))
-    meta = json.load(open(os.path.join(_root(active.info.run_id), "models/clf/MODEL.json")))
+    meta = json.loads(_files(active.info.run_id)["models/clf/MODEL.json"])
     assert meta["artifact_path"] == "models/clf" and meta["signature"]["inputs"]["shape"] == [-1, 3]
 
 

@@ -239,16 +239,20 @@ def test_knobs(tmp_store, tmp_path):
     assert [s for s, _ in history(run, "lr-Adam")] == [4, 8]
 
 
-def test_log_checkpoints_all(tmp_store, tmp_path):
+def test_log_checkpoints_all(artifact_backend, tmp_path):
     logwright.autolog(only=["lightning"], log_models=False, lightning={"log_checkpoints": "all"})
     ck = ModelCheckpoint(dirpath=str(tmp_path / "ck"), save_top_k=-1, save_last=True)
     try:
         trainer(tmp_path, callbacks=[ck]).fit(Tiny(), data())
     finally:
         logwright.autolog(disable=True)
-    files = {f.path for f in logwright.list_artifacts(only_run().info.run_id, "checkpoints")}
+    run = only_run()
+    assert run.info.artifact_uri.startswith(artifact_backend.artifact_uri or artifact_backend.tracking_uri)
+    files = {f.path for f in logwright.list_artifacts(run.info.run_id, "checkpoints")}
     assert files == {"checkpoints/checkpoints.json", "checkpoints/last.ckpt",
                      "checkpoints/epoch=0-step=4.ckpt", "checkpoints/epoch=1-step=8.ckpt"}
+    got = logwright.Client().download_artifacts(run.info.run_id, "checkpoints/last.ckpt", str(tmp_path / "dl"))
+    assert open(got, "rb").read() == (tmp_path / "ck" / "last.ckpt").read_bytes()
 
 
 def test_torch_autolog_does_not_double_log(tmp_store, tmp_path):

@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -61,13 +62,16 @@ class MotoServer:
 def start_moto(timeout: float = 30.0) -> MotoServer:
     """Start ``python -m moto.server`` on 127.0.0.1 and a free port; returns once it answers."""
     port = _free_port()
+    # Its request log goes to a file: a pipe nobody reads fills up and stalls the server.
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"moto server exited: {proc.stderr.read().decode(errors='replace')[-2000:]}")
+            log.seek(0)
+            raise RuntimeError(f"moto server exited: {log.read().decode(errors='replace')[-2000:]}")
         try:
             urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()
             return MotoServer(endpoint, proc)
