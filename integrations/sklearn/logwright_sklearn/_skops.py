@@ -27,6 +27,7 @@ from typing import Any
 
 _IGNORED = {"tests", "externals", "setup", "conftest", "experimental", "estimator_checks"}
 _lock = threading.Lock()
+_ready: list[bool] = []  # non-empty once skops.io is fully imported
 
 
 def _kept(module_name: str) -> bool:
@@ -75,9 +76,14 @@ def _replacement(original: Any) -> Any:
 def skops_io() -> ModuleType:
     """``skops.io``, imported (the first time) without importing torch."""
     module = sys.modules.get("skops.io")
-    if module is not None:
+    if module is not None and _ready:
         return module
     with _lock:
+        if "skops.io" in sys.modules:  # imported by the user, or by another thread: wait for it to finish
+            import skops.io
+
+            _ready.append(True)
+            return skops.io
         homes = [importlib.import_module("sklearn.utils")]
         if importlib.util.find_spec("sklearn.utils.discovery") is not None:
             homes.append(importlib.import_module("sklearn.utils.discovery"))
@@ -90,4 +96,5 @@ def skops_io() -> ModuleType:
         finally:
             for holder, original in saved:
                 holder.all_estimators = original
+        _ready.append(True)
         return skops.io
