@@ -204,3 +204,29 @@ def test_copy_interrupted_by_ctrl_c_finishes_when_run_again(tmp_path, capsys):
     assert "copied" in rest
     assert _snapshot(dst)["runs"] == _snapshot(src)["runs"]
     assert _copy(src, dst, capsys).startswith("nothing to copy")
+
+
+def test_copy_sqlite_to_postgres_and_s3_and_back(tmp_path, capsys, postgres_uri, s3_uri):
+    src, back = str(tmp_path / "src"), str(tmp_path / "back")
+    _fill(src, tmp_path)
+    out = _copy(src, postgres_uri, capsys, "--artifact-uri", s3_uri)
+    assert "copied 2 experiments, 6 runs" in out
+    assert _copy(src, postgres_uri, capsys).startswith("nothing to copy")
+    _copy(postgres_uri, back, capsys)
+    before = _snapshot(src)
+    for uri in (postgres_uri, back):
+        after = _snapshot(uri)
+        assert after["runs"] == before["runs"], uri
+        assert after["traces"] == before["traces"], uri
+    assert _copy(postgres_uri, back, capsys).startswith("nothing to copy")
+
+
+def test_progress_bar_counts_runs_and_traces(tmp_path, capsys):
+    from logwright.store.copy import copy_store
+
+    src = str(tmp_path / "src")
+    _fill(src, tmp_path)
+    counts = copy_store(src, str(tmp_path / "dst"), progress=True)
+    bar = capsys.readouterr().err
+    assert bar.count("\r[") == 7 and "] 7/7 " in bar and bar.endswith("\n")  # 6 runs, 1 trace
+    assert (counts.runs, counts.traces, counts.metric_points) == (6, 1, 313)
