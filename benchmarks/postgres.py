@@ -138,8 +138,9 @@ def history(uri: str, points: int) -> dict[str, float]:
     assert len(got) == points
     t = time.perf_counter()
     client.store.get_metric_series(rid, "loss")
-    return {"history_points": points, "history_read_s": statistics.median(times),
-            "history_series_read_s": time.perf_counter() - t}
+    series_s = time.perf_counter() - t
+    client.set_terminated(rid)
+    return {"history_points": points, "history_read_s": statistics.median(times), "history_series_read_s": series_s}
 
 
 def traces(uri: str, count: int) -> dict[str, float]:

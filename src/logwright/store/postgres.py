@@ -147,7 +147,8 @@ class PostgresStore(ReadsMixin):
             raise StoreError(f"cannot write to store {self.location}: {exc}") from exc
 
     def close(self) -> None:
-        """Flush what is queued, then close every connection of this store."""
+        """Flush what is queued, then close every connection of this store (no more heartbeats)."""
+        self._owned = set()
         self.writer.close()
         conn, self._write_conn = self._write_conn, None
         if conn is not None:
