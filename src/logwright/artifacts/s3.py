@@ -17,7 +17,9 @@ boto3 is imported only when an ``s3://`` location is first used.
   takes a folder holding the marker for complete never sees half a model. Replacing a
   model first removes the old marker, then the old model's stale files.
 - Objects have no links: paths are only checked as names (``..``, absolute paths,
-  control characters and the reserved ``.logwright-`` prefix are refused).
+  control characters and the reserved ``.logwright-`` prefix are refused). A write
+  over an existing folder is refused as locally; a file below a name that is already
+  a file is not (object keys allow both), unlike a local folder.
 """
 
 from __future__ import annotations
