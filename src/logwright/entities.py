@@ -222,3 +222,66 @@ class Trace:
         from logwright.tracing.display import render_html
 
         return render_html(self)
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One version of a registered model: a logged model of a run, under a name.
+
+    Attributes:
+        name: the registered model's name.
+        version: 1, 2, ... in order of registration.
+        source: the model URI it was registered from (``runs:/<run_id>/<path>``).
+        run_id: the run that logged the model (None for a model from elsewhere).
+        artifact_path: the model's folder in that run's artifacts.
+        flavour: the flavour that saved it (``sklearn``, ``pytorch``, ...).
+        signature: its input/output signature record, or None.
+        aliases: the aliases (``champion``, ...) that point at this version.
+        tags: string labels.
+        description: free text, or None.
+        status: ``READY`` once registered.
+        creation_time: epoch milliseconds.
+        last_update_time: epoch milliseconds.
+    """
+
+    name: str
+    version: int
+    source: str
+    run_id: str | None = None
+    artifact_path: str | None = None
+    flavour: str | None = None
+    signature: dict[str, Any] | None = None
+    aliases: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)
+    description: str | None = None
+    status: str = "READY"
+    creation_time: int = 0
+    last_update_time: int = 0
+
+    @property
+    def model_uri(self) -> str:
+        """``models:/<name>/<version>``, which :func:`logwright.load_model` takes."""
+        return f"models:/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A named model: its versions' latest number, aliases, tags and description.
+
+    Attributes:
+        name: unique name (``churn-classifier``).
+        description: free text, or None.
+        tags: string labels.
+        aliases: alias -> version number.
+        latest_version: the highest version number, or None when it has none.
+        creation_time: epoch milliseconds.
+        last_update_time: epoch milliseconds.
+    """
+
+    name: str
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+    latest_version: int | None = None
+    creation_time: int = 0
+    last_update_time: int = 0

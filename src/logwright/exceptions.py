@@ -82,3 +82,14 @@ class InvalidPageToken(LogwrightError, ValueError):
             f"invalid page token {shown}: pass the .token of the previous page, or None for the first page"
         )
         self.token = token
+
+
+class ModelNotFound(LogwrightError, KeyError):
+    """A registered model, a version of it or an alias does not exist."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+    def __str__(self) -> str:
+        return f"{self.what} does not exist in the model registry"

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from logwright.entities import Experiment, Metric, Run, Trace
+from logwright.entities import Experiment, Metric, ModelVersion, RegisteredModel, Run, Trace
 
 
 @dataclass(frozen=True)
@@ -255,3 +255,67 @@ class Store(Protocol):
                     order_by: str | None = None, run_id: str | None = None, offset: int = 0,
                     limit: int = 100) -> tuple[list[dict[str, Any]], int]:
         """A page of trace summaries and the total matching; raises InvalidFilter."""
+
+    # -- model registry (synchronous) ----------------------------------------------------
+    # Registry writes touch the database at once (the caller needs the version number)
+    # and raise ModelNotFound for a missing model, version or alias, ValueError for an
+    # illegal name or alias, InvalidFilter for a bad search filter.
+
+    def create_registered_model(self, name: str, tags: Mapping[str, str] | None = None,
+                                description: str | None = None) -> RegisteredModel:
+        """Create a registered model without versions, or return the existing one unchanged."""
+
+    def create_model_version(self, name: str, source: str, run_id: str | None = None,
+                             artifact_path: str | None = None, flavour: str | None = None,
+                             signature: Mapping[str, Any] | None = None, tags: Mapping[str, str] | None = None,
+                             description: str | None = None) -> ModelVersion:
+        """Register version ``MAX + 1`` (distinct under concurrency), creating the model if needed."""
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        """The registered model with its tags, aliases and latest version number."""
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
+        """One version with its tags and aliases."""
+
+    def get_latest_model_version(self, name: str) -> ModelVersion:
+        """The version with the highest number."""
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        """The version an alias points at."""
+
+    def search_registered_models(self, filter_string: str | None = None,
+                                 max_results: int = 1000) -> list[RegisteredModel]:
+        """Registered models matching the registry filter language, by name."""
+
+    def search_model_versions(self, filter_string: str | None = None, max_results: int = 1000) -> list[ModelVersion]:
+        """Versions matching the registry filter language, by name then newest first."""
+
+    def update_registered_model(self, name: str, description: str | None) -> None:
+        """Set a registered model's description."""
+
+    def update_model_version(self, name: str, version: int | str, description: str | None) -> None:
+        """Set a version's description."""
+
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None:
+        """Set a tag on a registered model."""
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        """Remove a tag from a registered model."""
+
+    def set_model_version_tag(self, name: str, version: int | str, key: str, value: str) -> None:
+        """Set a tag on a version."""
+
+    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
+        """Remove a tag from a version."""
+
+    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
+        """Point an alias at a version (one atomic upsert: moving it never leaves it unset)."""
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        """Remove an alias."""
+
+    def delete_model_version(self, name: str, version: int | str) -> None:
+        """Delete a version, its tags and its aliases (the run's artifacts stay)."""
+
+    def delete_registered_model(self, name: str) -> None:
+        """Delete a registered model and everything under it."""

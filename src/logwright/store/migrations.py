@@ -228,11 +228,67 @@ def _m0004_experiment_artifact_location(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE experiments ADD COLUMN artifact_location TEXT")
 
 
+REGISTRY_SCHEMA = """
+    CREATE TABLE registered_models (
+        name {T} PRIMARY KEY,
+        description {T},
+        creation_time {I} NOT NULL,
+        last_update_time {I} NOT NULL
+    );
+    CREATE TABLE model_versions (
+        name {T} NOT NULL REFERENCES registered_models (name) ON DELETE CASCADE,
+        version {I} NOT NULL,
+        run_id {T},
+        artifact_path {T},
+        source {T} NOT NULL,
+        flavour {T},
+        signature {T},
+        status {T} NOT NULL DEFAULT 'READY',
+        description {T},
+        creation_time {I} NOT NULL,
+        last_update_time {I} NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    CREATE INDEX model_versions_run ON model_versions (run_id);
+    CREATE TABLE registered_model_tags (
+        name {T} NOT NULL REFERENCES registered_models (name) ON DELETE CASCADE,
+        key {T} NOT NULL,
+        value {T},
+        PRIMARY KEY (name, key)
+    );
+    CREATE TABLE model_version_tags (
+        name {T} NOT NULL,
+        version {I} NOT NULL,
+        key {T} NOT NULL,
+        value {T},
+        PRIMARY KEY (name, version, key),
+        FOREIGN KEY (name, version) REFERENCES model_versions (name, version) ON DELETE CASCADE
+    );
+    CREATE TABLE registered_model_aliases (
+        name {T} NOT NULL REFERENCES registered_models (name) ON DELETE CASCADE,
+        alias {T} NOT NULL,
+        version {I} NOT NULL,
+        PRIMARY KEY (name, alias)
+    )
+"""
+"""The model registry's tables (``{T}`` text, ``{I}`` integer), shared with the PostgreSQL migrations.
+
+Deletes cascade in PostgreSQL; the SQLite store deletes child rows itself (its
+connections do not turn foreign keys on).
+"""
+
+
+def _m0005_model_registry(db: sqlite3.Connection) -> None:
+    """Registered models, their versions, tags and aliases (see :mod:`logwright.store.sqlite_registry`)."""
+    _run_script(db, REGISTRY_SCHEMA.replace("{T}", "TEXT").replace("{I}", "INTEGER"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
     (1, "initial", _m0001_initial),
     (2, "run_owner", _m0002_run_owner),
     (3, "trace_spans_column", _m0003_trace_spans_column),
     (4, "experiment_artifact_location", _m0004_experiment_artifact_location),
+    (5, "model_registry", _m0005_model_registry),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

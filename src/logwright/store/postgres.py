@@ -34,6 +34,7 @@ from logwright.store import owner, postgres_writes, sqlite_writes
 from logwright.store.base import RunRecord
 from logwright.store.postgres_migrations import migrate
 from logwright.store.postgres_reads import ReadsMixin, reading
+from logwright.store.postgres_registry import PostgresRegistryMixin
 from logwright.store.writer import Writer
 
 _logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def redact(uri: str) -> str:
     return f"{head}{sep}{creds.split(':', 1)[0]}:***@{host}"
 
 
-class PostgresStore(ReadsMixin):
+class PostgresStore(ReadsMixin, PostgresRegistryMixin):
     """Tracking store in a PostgreSQL database (see :class:`~logwright.store.base.Store`).
 
     Args:

@@ -18,6 +18,7 @@ from typing import Any
 
 from logwright.exceptions import StoreVersionError
 from logwright.store.migrations import MIGRATIONS as SQLITE_MIGRATIONS
+from logwright.store.migrations import REGISTRY_SCHEMA
 
 _LOCK_KEY = 0x6C6F6777  # pg_advisory_xact_lock key of migrations ("logw")
 _T = 'TEXT COLLATE "C"'
@@ -160,11 +161,17 @@ def _m0004_experiment_artifact_location(conn: Any) -> None:
     _run_script(conn, "ALTER TABLE experiments ADD COLUMN artifact_location {T}")
 
 
+def _m0005_model_registry(conn: Any) -> None:
+    """Registered models, their versions, tags and aliases (SQLite's tables, deletes cascade)."""
+    _run_script(conn, REGISTRY_SCHEMA.replace("{I}", "BIGINT"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Any], None]]] = [
     (1, "initial", _m0001_initial),
     (2, "run_owner", _m0002_run_owner),
     (3, "trace_spans_column", _m0003_trace_spans_column),
     (4, "experiment_artifact_location", _m0004_experiment_artifact_location),
+    (5, "model_registry", _m0005_model_registry),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 # One migration list per backend, with the same version numbers and names.

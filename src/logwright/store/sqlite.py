@@ -25,6 +25,7 @@ from logwright.store import owner, sqlite_writes
 from logwright.store.base import RunRecord
 from logwright.store.migrations import SCHEMA_VERSION, migrate, schema_version
 from logwright.store.sqlite_pages import PagesMixin
+from logwright.store.sqlite_registry import SqliteRegistryMixin
 from logwright.store.sqlite_runs import RunsMixin, reading
 from logwright.store.sqlite_traces import TracesMixin
 from logwright.store.writer import Writer
@@ -63,7 +64,7 @@ def _writable(db_path: str) -> bool:
     return True
 
 
-class SqliteStore(RunsMixin, PagesMixin, TracesMixin):
+class SqliteStore(RunsMixin, PagesMixin, TracesMixin, SqliteRegistryMixin):
     """Tracking store over one SQLite file (see :class:`~logwright.store.base.Store`).
 
     Args:
