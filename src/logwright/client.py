@@ -31,6 +31,7 @@ from logwright.entities import (
     RunStatus,
 )
 from logwright.exceptions import ExperimentNotFound, ParamConflict, RunNotFound, StoreError
+from logwright.registry import RegistryClient
 from logwright.store import get_store
 from logwright.store.base import RunRecord, Store
 from logwright.store.owner import current_owner
@@ -81,7 +82,7 @@ class RunList(list):
         return pd.DataFrame(rows)
 
 
-class Client:
+class Client(RegistryClient):
     """Tracking operations by explicit id, over one store.
 
     Args:

@@ -50,6 +50,7 @@ class ModelInfo:
     flavour: str
     signature: dict[str, Any] | None
     metadata: dict[str, Any]
+    registered_model_version: int | None = None
 
 
 def flavours() -> dict[str, Any]:
@@ -225,13 +226,16 @@ def log_model(
     signature: dict[str, Any] | None = None,
     flavour: str | None = None,
     run_id: str | None = None,
+    registered_model_name: str | None = None,
     **kwargs: Any,
 ) -> ModelInfo:
     """Save ``model`` with its flavour into the run's artifacts under ``name``.
 
     Writes the flavour's native files plus MODEL.json (flavour, framework and Python
     versions, signature, input example, requirements). The signature is inferred from
-    ``input_example`` (and the flavour's prediction on it) when not given.
+    ``input_example`` (and the flavour's prediction on it) when not given. With
+    ``registered_model_name`` the model is also registered as a new version of that
+    registered model (see :func:`logwright.register_model`).
 
     The name is checked before anything is touched (:func:`check_model_name`). The
     model is saved into a hidden folder beside its destination and renamed into
@@ -244,7 +248,8 @@ def log_model(
     artifacts (a file, or a folder without MODEL.json) is refused with FileExistsError.
 
     Returns:
-        ModelInfo whose ``model_uri`` (``runs:/<run_id>/<name>``) :func:`load_model` takes.
+        ModelInfo whose ``model_uri`` (``runs:/<run_id>/<name>``) :func:`load_model` takes,
+        and ``registered_model_version`` (the new version's number, or None).
 
     Raises:
         TypeError: ``name`` is not a string, or no flavour can log ``model``.
@@ -261,17 +266,26 @@ def log_model(
     with repo.staged_dir(name, _is_model_folder, marker=METADATA_FILE) as staging:
         record, signature = _save(chosen, model, staging, rid, name, input_example, signature, kwargs)
     client.set_tags(rid, {f"logwright.model.{name}": chosen.name})
-    return ModelInfo(f"runs:/{rid}/{name}", rid, name, chosen.name, signature, record)
+    version = None
+    if registered_model_name is not None:
+        version = client.register_model(f"runs:/{rid}/{name}", registered_model_name).version
+    return ModelInfo(f"runs:/{rid}/{name}", rid, name, chosen.name, signature, record, version)
 
 
 def _locate(model_uri: str) -> tuple[Any, str]:
     """(artifact repository, relative folder) of a model URI.
 
-    ``runs:/<run_id>/<path>`` is a run's artifact folder (default ``model``); an
-    ``s3://`` URI or a local folder is the model folder itself.
+    ``runs:/<run_id>/<path>`` is a run's artifact folder (default ``model``);
+    ``models:/<name>/<version>``, ``models:/<name>@<alias>`` and ``models:/<name>/latest``
+    are the source of that registered model version; an ``s3://`` URI or a local
+    folder is the model folder itself.
     """
     from logwright.artifacts import for_uri
 
+    if model_uri.startswith("models:/"):
+        from logwright.fluent import _client
+
+        model_uri = _client().resolve_model_uri(model_uri).source
     if model_uri.startswith("runs:/"):
         from logwright.fluent import _client
 
@@ -313,7 +327,11 @@ def read_model_metadata(model_uri: str) -> dict[str, Any]:
 
 
 def load_model(model_uri: str) -> Any:
-    """Load a logged model back with its flavour (``runs:/<run_id>/<name>``, a folder or ``s3://`` URI).
+    """Load a logged model back with its flavour.
+
+    ``model_uri``: ``runs:/<run_id>/<name>``, a registered version
+    (``models:/<name>/<version>``, ``models:/<name>@<alias>``, ``models:/<name>/latest``),
+    a folder or an ``s3://`` URI.
 
     A model in object storage is first downloaded to a temporary folder.
     """
