@@ -49,12 +49,26 @@ _logger = get_logger(__name__)
 __all__ = ["SklearnIntegration"]
 
 
+_CV_HELPERS = "sklearn.model_selection._validation"  # cross_validate, cross_val_predict, learning_curve, ...
+
+
+def _in_cv_helper() -> bool:
+    """True when scikit-learn's cross-validation helpers make this fit (one per fold)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_globals.get("__name__") == _CV_HELPERS:
+            return True
+        frame = frame.f_back
+    return False
+
+
 class SklearnIntegration(Integration):
     """Autolog for scikit-learn (>= 1.3, tested up to 1.9): fits, searches, evaluation, models.
 
     Knobs (``autolog(sklearn={...})``), besides the common ``log_models``, ``log_datasets``
     and ``log_input_examples``: ``log_plots`` (None: confusion matrix and importances when
-    matplotlib is installed; True: also ROC/PR curves; False: none), ``max_tuning_runs`` (5; None = all),
+    matplotlib is installed, except for the folds of ``cross_validate`` & co.; True: also
+    ROC/PR curves, and for folds too; False: none), ``max_tuning_runs`` (5; None = all),
     ``log_post_training_metrics`` (True), ``pos_label`` (None: weighted averages),
     ``serialization`` (None = skops when installed, else pickle; or "skops"/"pickle"),
     ``training_metrics`` ("builtin": call predict/score only on scikit-learn's own
@@ -268,7 +282,7 @@ class SklearnIntegration(Integration):
     def _log_plots(self, client: Any, run_id: str, cm: Any, curves: Any, found: Any, wanted: Any) -> None:
         from logwright_sklearn import _plots
 
-        if wanted is False or (wanted is None and not _plots.matplotlib_available()):
+        if wanted is False or (wanted is None and not (_plots.matplotlib_available() and not _in_cv_helper())):
             return
         curves = curves if wanted else None  # ROC/PR curves only when asked for: ~0.15 s more per fit
         if cm is None and curves is None and found is None:

@@ -97,3 +97,18 @@ def test_plotting_imports_neither_pyplot_nor_a_backend_switch(tmp_path):
                           text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["True", "False", "True"]  # drawn; no pyplot; backend still unresolved
+
+
+def test_cross_validation_folds_get_no_plots_unless_asked(read):
+    from sklearn.model_selection import cross_val_score
+
+    X, y = load_iris(return_X_y=True)
+    logwright.autolog(only=["sklearn"], log_models=False)
+    cross_val_score(LogisticRegression(max_iter=300), X, y, cv=2)
+    folds = read.runs()
+    assert len(folds) == 2 and all("training_accuracy" in r.data.metrics for r in folds)
+    assert not [p for r in folds for p in read.artifacts(r) if p.startswith("plots/")]
+    logwright.autolog(only=["sklearn"], log_models=False, sklearn={"log_plots": True})
+    cross_val_score(LogisticRegression(max_iter=300, C=3.0), X, y, cv=2)
+    asked = [r for r in read.runs() if r.data.params.get("C") == "3.0"]
+    assert len(asked) == 2 and all("plots/confusion_matrix.png" in read.artifacts(r) for r in asked)
