@@ -11,7 +11,8 @@ from typing import Any
 
 from logwright.cli_options import UsageError, add_list_options, check_store, print_json, resolve_run_id
 
-_PLUGINS = ("logwright.tracing.cli", "logwright.server.cli", "logwright.autolog.cli", "logwright.store.copy")
+_PLUGINS = ("logwright.tracing.cli", "logwright.server.cli", "logwright.autolog.cli", "logwright.store.copy",
+            "logwright.registry_cli")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 48) -> str:
