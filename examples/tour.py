@@ -68,6 +68,19 @@ def tracing() -> None:
     print(trace)
 
 
+def model_registry() -> None:
+    """Register the model the scikit-learn section trained, alias it `champion`, load it by alias."""
+    run = lw.search_runs("sklearn-quickstart", filter="tags.`logwright.model.model` = 'sklearn'",
+                         order_by=["start_time DESC"], max_results=1)[0]
+    version = lw.register_model(f"runs:/{run.info.run_id}/model", "breast-cancer-classifier",
+                                description="GridSearchCV over LogisticRegression C")
+    lw.set_registered_model_alias(version.name, "champion", version.version)
+    model = lw.load_model(f"models:/{version.name}@champion")
+    print(f"  registered {version.name} version {version.version} ({version.flavour}) from {version.source}")
+    print(f"  models:/{version.name}@champion loads a {type(model).__name__}; "
+          f"see `.venv/bin/logwright models show {version.name}`")
+
+
 def example(name: str):
     """Run examples/<name>.py in this process, as if it were the main script."""
     def section() -> None:
@@ -79,6 +92,7 @@ SECTIONS = [
     ("Manual tracking: params, curves, tags, artifacts, nested runs, search", manual_tracking),
     ("Tracing your own code: @trace, start_span, token counts", tracing),
     ("scikit-learn autolog: Pipeline + GridSearchCV, post-training metrics, model", example("sklearn_quickstart.py")),
+    ("Model registry: register the scikit-learn model, alias it champion, load it by alias", model_registry),
     ("XGBoost autolog: per-iteration metrics, early stopping, importance, model", example("xgboost_quickstart.py")),
     ("PyTorch autolog of a plain training loop", example("torch_loop.py")),
     ("Lightning autolog: logger + callback attached to the Trainer", example("lightning_quickstart.py")),
@@ -97,6 +111,7 @@ def main() -> None:
     print("  .venv/bin/logwright experiments list")
     print("  .venv/bin/logwright runs list --experiment tour")
     print("  .venv/bin/logwright traces list")
+    print("  .venv/bin/logwright models list")
     print("  .venv/bin/logwright ui        # then open http://127.0.0.1:5151")
 
 

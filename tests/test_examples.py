@@ -30,6 +30,8 @@ def test_tour_runs_every_example_into_the_default_store(tmp_path):
     for name in names - {"tour-tracing", "langchain-rag"}:
         runs = client.search_runs([name])
         assert runs and all(r.info.status == "FINISHED" for r in runs), name
+    champion = client.get_model_version_by_alias("breast-cancer-classifier", "champion")
+    assert champion.flavour == "sklearn" and "models:/breast-cancer-classifier@champion loads" in out.stdout
     from logwright.tracing import search_traces
 
     lw.set_tracking_uri(str(tmp_path / "logwright-runs"))
