@@ -36,6 +36,11 @@ _PROMPT_HINTS = ("PromptTemplate",)
 _PLAIN = frozenset({str, int, float, bool, type(None), dict})
 
 
+def _key(run_id: Any) -> Any:
+    """The ``runs`` key of a LangChain run id: its int (a UUID hashes in Python, an int in C)."""
+    return run_id.int if type(run_id) is UUID else run_id
+
+
 def _chain_kind(serialized: Any, name: str, run_type: Any) -> str:
     if run_type == "prompt":
         return "PROMPT"
@@ -90,9 +95,10 @@ class LogwrightCallbackHandler(BaseCallbackHandler):
     def _start(self, run_id: UUID, parent_run_id: UUID | None, name: str, kind: str, inputs: Any,
                tags: list[str] | None, metadata: dict[str, Any] | None,
                attributes: dict[str, Any] | None = None, current: bool = False) -> None:
-        if run_id in runs:  # another handler instance records this run already
+        key = _key(run_id)
+        if key in runs:  # another handler instance records this run already
             return
-        parent_run = runs.get(parent_run_id) if parent_run_id is not None else None
+        parent_run = runs.get(_key(parent_run_id)) if parent_run_id is not None else None
         if parent_run is not None:
             parent, outer = parent_run.span, parent_run.outer
         else:
@@ -106,12 +112,12 @@ class LogwrightCallbackHandler(BaseCallbackHandler):
             extra = {k: v for k, v in metadata.items() if not k.startswith(("ls_", "lc_"))}
             if extra:
                 span.set_attribute("langchain.metadata", extra)
-        run = runs[run_id] = Run(span, outer)
+        run = runs[key] = Run(span, outer)
         if current and span.is_recording:
             make_current(run)
 
     def _end(self, run_id: UUID, outputs: Any, attributes: dict[str, Any] | None = None) -> None:
-        run = runs.pop(run_id, None)
+        run = runs.pop(_key(run_id), None)
         if run is None:
             return
         if attributes:
@@ -120,7 +126,7 @@ class LogwrightCallbackHandler(BaseCallbackHandler):
         restore_current(run)
 
     def _fail(self, run_id: UUID, error: BaseException) -> None:
-        run = runs.pop(run_id, None)
+        run = runs.pop(_key(run_id), None)
         if run is None:
             return
         run.span.record_exception(error)
@@ -148,7 +154,7 @@ class LogwrightCallbackHandler(BaseCallbackHandler):
     def on_chain_end(self, outputs: Any, *, run_id: UUID, inputs: Any = None, **kwargs: Any) -> None:
         """End the chain's span with its outputs (and, for streams, its gathered inputs)."""
         if inputs is not None:
-            run = runs.get(run_id)
+            run = runs.get(_key(run_id))
             if run is not None:
                 run.span.set_inputs(_payload(inputs))
         self._end(run_id, _payload(outputs))
@@ -187,7 +193,7 @@ class LogwrightCallbackHandler(BaseCallbackHandler):
     @guard(_NAME)
     def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
         """Add the ``first_token`` event (time to first token) on a streamed model call."""
-        run = runs.get(run_id)
+        run = runs.get(_key(run_id))
         if run is None or run.streamed:
             return
         run.streamed = True
@@ -272,7 +278,7 @@ class LogwrightCallbackHandler(BaseCallbackHandler):
     @guard(_NAME)
     def on_retry(self, retry_state: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """Add a ``retry`` event (attempt number and the error that caused it)."""
-        run = runs.get(run_id)
+        run = runs.get(_key(run_id))
         if run is None:
             return
         outcome = getattr(retry_state, "outcome", None)
@@ -283,7 +289,7 @@ class LogwrightCallbackHandler(BaseCallbackHandler):
     @guard(_NAME)
     def on_agent_action(self, action: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """Mark the run's span AGENT and add an ``agent_action`` event (tool and input)."""
-        run = runs.get(run_id)
+        run = runs.get(_key(run_id))
         if run is None:
             return
         run.span.kind = "AGENT"
@@ -293,7 +299,7 @@ class LogwrightCallbackHandler(BaseCallbackHandler):
     @guard(_NAME)
     def on_agent_finish(self, finish: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """Add an ``agent_finish`` event with the agent's return values."""
-        run = runs.get(run_id)
+        run = runs.get(_key(run_id))
         if run is not None:
             run.span.kind = "AGENT"
             run.span.add_event("agent_finish", {"return_values": getattr(finish, "return_values", None)})
@@ -301,6 +307,6 @@ class LogwrightCallbackHandler(BaseCallbackHandler):
     @guard(_NAME)
     def on_custom_event(self, name: str, data: Any, *, run_id: UUID, **kwargs: Any) -> None:
         """Record ``dispatch_custom_event(name, data)`` as an event on the run's span."""
-        run = runs.get(run_id)
+        run = runs.get(_key(run_id))
         if run is not None:
             run.span.add_event(str(name), {"data": data})

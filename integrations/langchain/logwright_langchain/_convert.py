@@ -20,6 +20,7 @@ _PARAMS = {"temperature": "temperature", "max_tokens": "max_tokens", "top_p": "t
 _TEMPLATE_ROLES = {"SystemMessagePromptTemplate": "system", "HumanMessagePromptTemplate": "user",
                    "AIMessagePromptTemplate": "assistant"}
 _MODEL_KEYS = ("model", "model_name", "model_id", "deployment_name")
+_templates: dict[int, tuple[Any, str | None]] = {}  # id(serialized) -> (serialized, template text)
 
 
 def message(msg: Any) -> Any:
@@ -144,8 +145,26 @@ def finish_reasons(response: Any) -> list[str]:
 
 
 def prompt_template(serialized: Any) -> str | None:
-    """A prompt runnable's template text; a chat prompt's messages as ``role: template`` lines."""
-    kwargs = (serialized or {}).get("kwargs") or {}
+    """A prompt runnable's template text; a chat prompt's messages as ``role: template`` lines.
+
+    LangChain hands the same ``serialized`` dict for every call of one runnable, so the
+    text is worked out on first sight and cached by that dict's identity (the cache
+    holds the dict, so its id cannot be reused while cached).
+    """
+    if not serialized:
+        return None
+    found = _templates.get(id(serialized))
+    if found is not None and found[0] is serialized:
+        return found[1]
+    text = _template_text(serialized)
+    if len(_templates) >= 512:
+        _templates.clear()
+    _templates[id(serialized)] = (serialized, text)
+    return text
+
+
+def _template_text(serialized: Any) -> str | None:
+    kwargs = serialized.get("kwargs") or {}
     if isinstance(kwargs.get("template"), str):
         return kwargs["template"]
     lines = []

@@ -12,7 +12,6 @@ meanwhile, and never leaves an ended span current.
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from logwright.tracing import get_current_span
 
@@ -20,7 +19,7 @@ from logwright.tracing import get_current_span
 # callback's start and end arrive in separate calls): its context variable is used.
 from logwright.tracing.context import _current_span
 
-runs: dict[UUID, Run] = {}
+runs: dict[Any, Run] = {}  # LangChain run_id (its int for a UUID) -> run
 current_runs: dict[str, Run] = {}  # span_id -> run, for spans made current here
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from logwright.store.sqlite_traces import ERROR_TAG, _bare, _report
-from logwright.store.trace_blob import append_spans
+from logwright.store.trace_blob import append_spans, pack_record
 
 _logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ _MAX_ROWS = 1000
 
 def apply_traces(cur: psycopg.Cursor, rows: Sequence[tuple]) -> None:
     """Write finished traces (``(state,)`` rows): one upserted row each, then their tags."""
-    records = [state.to_record() for (state,) in rows]
+    records = [pack_record(state.to_record()) for (state,) in rows]  # zlib here, in the writer
     tags = [(r.trace_id, k, v) for r in records if r.tags for k, v in r.tags]
     for start in range(0, len(records), _MAX_ROWS):
         piece = records[start:start + _MAX_ROWS]

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from logwright.entities import Trace, TraceInfo
 from logwright.exceptions import InvalidFilter
 from logwright.store.sqlite_runs import reading
-from logwright.store.trace_blob import append_spans, decode_spans, loads, parents_first
+from logwright.store.trace_blob import append_spans, decode_spans, loads, pack_record, parents_first
 
 _logger = logging.getLogger(__name__)
 
@@ -121,14 +121,14 @@ def apply_traces(db: sqlite3.Connection, rows: Sequence[tuple]) -> None:
     Args:
         db: the writer's connection, inside its transaction.
         rows: ``(state,)`` tuples; ``state.to_record()`` gives the trace's
-            :class:`~logwright.tracing.records.TraceRecord`, its spans already packed
-            (:func:`logwright.store.trace_blob.pack`), and ``state.approx_bytes`` its size.
+            :class:`~logwright.tracing.records.TraceRecord` (its spans are packed here,
+            :func:`logwright.store.trace_blob.pack`), and ``state.approx_bytes`` its size.
     """
     most = _max_rows(db, 14)
     tags: list[tuple[str, str, str]] = []
     for start in range(0, len(rows), _MAX_ROWS):
         chunk = rows[start:start + _MAX_ROWS]
-        records = [state.to_record() for (state,) in chunk]
+        records = [pack_record(state.to_record()) for (state,) in chunk]
         for record in records:
             if record.tags:
                 tags.extend((record.trace_id, k, v) for k, v in record.tags)

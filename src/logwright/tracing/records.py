@@ -3,9 +3,9 @@
 A trace state becomes a :class:`TraceRecord` when its root span ends: the index
 columns the trace filter language searches (ids, name, status, times, token
 totals, span count, the root's inputs and outputs as JSON text), its tags, and
-``spans``, one JSON array holding every span, packed as every store keeps it
-(:mod:`logwright.store.trace_blob`: UTF-8, zlib-compressed when that pays). Each
-span is an array::
+``spans``, one JSON array holding every span as UTF-8 bytes (the store's writer
+thread packs it as every store keeps it, :func:`logwright.store.trace_blob.pack`:
+zlib-compressed when that pays). Each span is an array::
 
     [span_id, parent_id, name, kind, start_ns, end_ns, status, status_message,
      attributes, events, inputs, outputs]
@@ -25,7 +25,6 @@ import logging
 import time
 from typing import Any, NamedTuple
 
-from logwright.store.trace_blob import pack
 from logwright.tracing.context import report
 from logwright.tracing.serialize import _ENCODE, Dumped, dumps, encode, scrub, utf8
 
@@ -192,7 +191,7 @@ def trace_record(trace: Any) -> TraceRecord:
         parts.append(text)
         if t is not None:
             tin, tout, total = add_tokens(tin, i), add_tokens(tout, o), add_tokens(total, t)
-    blob = pack(utf8(f"[{','.join(parts)}]"))
+    blob = utf8(f"[{','.join(parts)}]")  # packed by the store's writer thread
     del parts
     return TraceRecord(
         trace.trace_id, _experiment_id(trace.experiment_id), trace.run_id,

@@ -186,14 +186,22 @@ class LiveSpan:
             if attrs is None:
                 attrs = self._attributes = {}
             attrs[key if type(key) is str else safe_str(key)] = \
-                value if type(value) in _ATOMS else to_jsonable(value, self._trace.limit)
+                value if type(value) in _ATOMS else _attribute_value(value, self._trace.limit)
         except Exception as exc:  # noqa: BLE001
             report(exc, "LiveSpan.set_attribute")
 
     def set_attributes(self, attrs: dict[str, Any]) -> None:
         """Set several attributes."""
-        for key, value in dict(attrs or {}).items():
-            self.set_attribute(key, value)
+        try:
+            mine = self._attributes
+            if mine is None:
+                mine = self._attributes = {}
+            limit = self._trace.limit
+            for key, value in dict(attrs or {}).items():
+                mine[key if type(key) is str else safe_str(key)] = \
+                    value if type(value) in _ATOMS else _attribute_value(value, limit)
+        except Exception as exc:  # noqa: BLE001
+            report(exc, "LiveSpan.set_attributes")
 
     def add_event(self, name: str, attributes: dict[str, Any] | None = None,
                   timestamp_ns: int | None = None) -> None:
@@ -285,6 +293,9 @@ class _NonRecordingSpan(LiveSpan):
     def set_attribute(self, key: str, value: Any) -> None:  # noqa: D102
         pass
 
+    def set_attributes(self, attrs: dict[str, Any]) -> None:  # noqa: D102
+        pass
+
     def add_event(self, name: str, attributes: dict | None = None, timestamp_ns: int | None = None) -> None:  # noqa: D102
         pass
 
@@ -299,6 +310,26 @@ class _NonRecordingSpan(LiveSpan):
 
 
 NON_RECORDING = _NonRecordingSpan()
+
+
+def _attribute_value(value: Any, limit: int) -> Any:
+    """A non-primitive attribute value as JSON-ready data; a flat list or dict of primitives is only copied."""
+    kind = type(value)
+    if kind is list or kind is tuple:
+        if len(value) <= 256:
+            for item in value:
+                if type(item) not in _ATOMS:
+                    break
+            else:
+                return list(value)
+    elif kind is dict:
+        if len(value) <= 256:
+            for key, item in value.items():
+                if type(key) is not str or type(item) not in _ATOMS:
+                    break
+            else:
+                return dict(value)
+    return to_jsonable(value, limit)
 
 
 def _message(exc: BaseException) -> str:
