@@ -14,18 +14,36 @@ _logger = logging.getLogger(__name__)
 _SIMPLE = (str, int, float, bool, type(None))
 _AGENTS = frozenset({"ReAct", "CodeAct", "ProgramOfThought", "Avatar", "RLM"})
 _signature_cache: dict[Any, dict[str, Any]] = {}
+_classes: dict[type, tuple[str, str]] = {}  # module class -> (span kind, qualified name)
+_class_attrs: dict[tuple[type, str], bool] = {}  # (class, name) -> a class attribute could answer it
 _HISTORY_LOOKBACK = 32
 _REQUEST = {"temperature": "temperature", "max_tokens": "max_tokens", "top_p": "top_p", "n": "choice.count"}
 
 
 def module_kind(instance: Any) -> str:
     """AGENT for ReAct-like modules, RETRIEVER for retrievers, else CHAIN (``Predict`` included)."""
-    names = {cls.__name__ for cls in type(instance).__mro__}
-    if names & _AGENTS:
-        return "AGENT"
-    if "Retrieve" in names:
-        return "RETRIEVER"
-    return "CHAIN"  # Predict too: the LM call under it is the model span
+    return _class_info(type(instance))[0]
+
+
+def _class_info(cls: type) -> tuple[str, str]:
+    """(span kind, ``module.QualName``) of a module class, worked out on first sight."""
+    found = _classes.get(cls)
+    if found is None:
+        names = {klass.__name__ for klass in cls.__mro__}
+        kind = "AGENT" if names & _AGENTS else "RETRIEVER" if "Retrieve" in names else "CHAIN"
+        if len(_classes) > 4096:
+            _classes.clear()
+        found = _classes[cls] = (kind, f"{cls.__module__}.{cls.__qualname__}")
+    return found
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    """The instance's own attributes (a DSPy module's attribute misses cost a Python exception)."""
+    try:
+        found = vars(obj)
+    except TypeError:
+        return {}
+    return found if type(found) is dict else {}
 
 
 def module_inputs(inputs: dict[str, Any]) -> Any:
@@ -48,21 +66,45 @@ def payload(value: Any) -> Any:
 
 
 def _signature(instance: Any) -> Any:
-    sig = getattr(instance, "signature", None)
+    own = _fields(instance)
+    sig = own.get("signature")
+    if sig is None and "signature" not in own:
+        sig = getattr(instance, "signature", None) if _class_has(type(instance), "signature") else None
     if sig is None:
-        inner = getattr(instance, "predict", None)
-        sig = getattr(inner, "signature", None)
+        inner = own.get("predict")
+        if inner is None and _class_has(type(instance), "predict"):
+            inner = getattr(instance, "predict", None)
+        if inner is not None:
+            sig = _fields(inner).get("signature") or getattr(inner, "signature", None)
     return sig
 
 
+def _class_has(cls: type, name: str) -> bool:
+    key = (cls, name)
+    found = _class_attrs.get(key)
+    if found is None:
+        found = _class_attrs[key] = any(name in vars(klass) for klass in cls.__mro__) or \
+            hasattr(cls, "__getattr__")
+    return found
+
+
 def module_attributes(instance: Any) -> dict[str, Any]:
-    """The module's class and signature (instructions, input and output field names)."""
-    attrs: dict[str, Any] = {"dspy.module": f"{type(instance).__module__}.{type(instance).__qualname__}"}
+    """The module's class and signature (instructions, input and output field names).
+
+    Per class and per signature the attributes are worked out once: a signature's
+    ``input_fields`` is rebuilt by DSPy on every read.
+    """
+    attrs: dict[str, Any] = {"dspy.module": _class_info(type(instance))[1]}
     sig = _signature(instance)
-    if sig is None or not hasattr(sig, "input_fields"):
+    if sig is None:
         return attrs
-    cached = _signature_cache.get(sig)
+    try:
+        cached = _signature_cache.get(sig)
+    except TypeError:  # an unhashable signature object
+        return attrs
     if cached is None:
+        if not hasattr(sig, "input_fields"):
+            return attrs
         if len(_signature_cache) > 4096:
             _signature_cache.clear()
         cached = _signature_cache[sig] = {
@@ -72,7 +114,7 @@ def module_attributes(instance: Any) -> dict[str, Any]:
             "dspy.signature.output_fields": list(sig.output_fields),
         }
     attrs.update(cached)
-    demos = getattr(instance, "demos", None)
+    demos = _fields(instance).get("demos")
     if demos:
         attrs["dspy.demos"] = len(demos)
     return attrs
