@@ -141,3 +141,21 @@ def test_dspy_program_loads_by_every_models_uri(tmp_store):
         for loaded in _register_and_load_all(program, "qa"):
             assert isinstance(loaded, dspy.Predict)
             assert loaded(question="capital of France?").answer == want == "paris"
+
+
+def test_autolog_registers_each_model_it_logs(tmp_store):
+    pytest.importorskip("sklearn")
+    with pytest.raises(ValueError):
+        lw.autolog(only=["sklearn"], registered_model_name="bad/name")
+    lw.autolog(only=["sklearn"], registered_model_name="auto-churn")
+    try:
+        clf, x = _sklearn_model()  # fit under autolog: logged as runs:/<run>/model and registered
+        clf2, _ = _sklearn_model()
+    finally:
+        lw.autolog(disable=True)
+    versions = lw.search_model_versions("name = 'auto-churn'")
+    assert [v.version for v in versions] == [2, 1] and {v.flavour for v in versions} == {"sklearn"}
+    assert np.array_equal(lw.load_model("models:/auto-churn/latest").predict(x), clf2.predict(x))
+    with lw.start_run():
+        lw.log_model(clf, "plain")  # outside autolog: not registered
+    assert len(lw.search_model_versions("name = 'auto-churn'")) == 2

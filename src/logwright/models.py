@@ -219,6 +219,20 @@ def _save(chosen: Any, model: Any, staging: Folder, rid: str, name: str, input_e
     return record, signature
 
 
+def _autolog_registered_name() -> str | None:
+    """``autolog(registered_model_name=)`` of the integration whose autologged call logs this model."""
+    import sys
+
+    safety = sys.modules.get("logwright.autolog.safety")
+    integration = safety._inside.get() if safety is not None else None
+    if integration is None:
+        return None
+    from logwright.autolog.registry import registry
+
+    found = registry.integrations.get(integration)
+    return found.config.get("registered_model_name") if found is not None else None
+
+
 def log_model(
     model: Any,
     name: str = "model",
@@ -267,6 +281,7 @@ def log_model(
         record, signature = _save(chosen, model, staging, rid, name, input_example, signature, kwargs)
     client.set_tags(rid, {f"logwright.model.{name}": chosen.name})
     version = None
+    registered_model_name = registered_model_name or _autolog_registered_name()
     if registered_model_name is not None:
         version = client.register_model(f"runs:/{rid}/{name}", registered_model_name).version
     return ModelInfo(f"runs:/{rid}/{name}", rid, name, chosen.name, signature, record, version)

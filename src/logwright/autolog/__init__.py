@@ -39,6 +39,7 @@ def autolog(
     exclusive: bool = False,
     silent: bool = False,
     log_models: bool = True,
+    registered_model_name: str | None = None,
     log_datasets: bool = True,
     log_input_examples: bool = False,
     log_traces: bool = True,
@@ -59,6 +60,8 @@ def autolog(
         exclusive: never log into a run the user started; start a nested run instead.
         silent: no logwright warnings (errors are still counted).
         log_models: save trained models as artifacts.
+        registered_model_name: also register each model autolog logs as a new version of
+            this registered model (see :func:`logwright.register_model`).
         log_datasets: record training data as run inputs.
         log_input_examples: save a few input rows with each model.
         log_traces: record GenAI traces (LangChain, DSPy).
@@ -83,8 +86,13 @@ def autolog(
         if unknown:
             raise ValueError(f"unknown integration(s) {unknown}; installed: {sorted(names)}")
     chosen = (set(only) if only is not None else names) - set(skip or ())
+    if registered_model_name is not None:
+        from logwright.store.sqlite_registry import check_name
+
+        check_name(registered_model_name)
     common = {
         "disable": disable, "exclusive": exclusive, "silent": silent, "log_models": log_models,
+        "registered_model_name": registered_model_name,
         "log_datasets": log_datasets, "log_input_examples": log_input_examples,
         "log_traces": log_traces, "log_system_metrics": log_system_metrics,
         "extra_tags": dict(extra_tags or {}), "allow_unsupported": allow_unsupported,

@@ -19,6 +19,7 @@ COMMON_OPTIONS: dict[str, Any] = {
     "exclusive": False,
     "silent": False,
     "log_models": True,
+    "registered_model_name": None,
     "log_datasets": True,
     "log_input_examples": False,
     "log_traces": True,
