@@ -159,3 +159,23 @@ def test_autolog_registers_each_model_it_logs(tmp_store):
     with lw.start_run():
         lw.log_model(clf, "plain")  # outside autolog: not registered
     assert len(lw.search_model_versions("name = 'auto-churn'")) == 2
+
+
+def test_autolog_registers_the_model_of_a_torch_loop_run(tmp_store):
+    torch = pytest.importorskip("torch")
+    logwright_torch = pytest.importorskip("logwright_torch")
+    lw.autolog(only=["torch"], registered_model_name="auto-net")
+    try:
+        net = torch.nn.Linear(3, 2)
+        opt = torch.optim.SGD(net.parameters(), lr=0.1)
+        with logwright_torch.loop("tiny", model=net, input_example=torch.ones(2, 3)):
+            for _ in range(3):
+                opt.zero_grad()
+                net(torch.randn(4, 3)).sum().backward()
+                opt.step()
+    finally:
+        lw.autolog(disable=True)
+    (version,) = lw.search_model_versions("name = 'auto-net'")
+    assert version.flavour == "pytorch" and version.run_id == lw.last_active_run().info.run_id
+    with torch.no_grad():
+        assert torch.equal(lw.load_model("models:/auto-net/1")(torch.ones(1, 3)), net(torch.ones(1, 3)))

@@ -219,18 +219,26 @@ def _save(chosen: Any, model: Any, staging: Folder, rid: str, name: str, input_e
     return record, signature
 
 
-def _autolog_registered_name() -> str | None:
-    """``autolog(registered_model_name=)`` of the integration whose autologged call logs this model."""
+def _autolog_registered_name(client: Any, run_id: str) -> str | None:
+    """``autolog(registered_model_name=)`` of the integration logging this model, or None.
+
+    The integration is the one whose autologged call is running, else the one that
+    started the run (its ``logwright.autolog`` tag: ``logwright_torch.loop``). Nothing is
+    read unless some integration was given a registered model name.
+    """
     import sys
 
     safety = sys.modules.get("logwright.autolog.safety")
-    integration = safety._inside.get() if safety is not None else None
-    if integration is None:
+    if safety is None:
         return None
     from logwright.autolog.registry import registry
 
-    found = registry.integrations.get(integration)
-    return found.config.get("registered_model_name") if found is not None else None
+    wanted = {name: inst.config.get("registered_model_name") for name, inst in list(registry.integrations.items())}
+    wanted = {name: value for name, value in wanted.items() if value}
+    if not wanted:
+        return None
+    integration = safety._inside.get() or client.get_run(run_id).data.tags.get("logwright.autolog")
+    return wanted.get(integration)
 
 
 def log_model(
@@ -281,7 +289,7 @@ def log_model(
         record, signature = _save(chosen, model, staging, rid, name, input_example, signature, kwargs)
     client.set_tags(rid, {f"logwright.model.{name}": chosen.name})
     version = None
-    registered_model_name = registered_model_name or _autolog_registered_name()
+    registered_model_name = registered_model_name or _autolog_registered_name(client, rid)
     if registered_model_name is not None:
         version = client.register_model(f"runs:/{rid}/{name}", registered_model_name).version
     return ModelInfo(f"runs:/{rid}/{name}", rid, name, chosen.name, signature, record, version)
