@@ -17,6 +17,7 @@ _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"
 _PARAMS = {"temperature": "temperature", "max_tokens": "max_tokens", "top_p": "top_p", "top_k": "top_k",
            "stop": "stop_sequences", "frequency_penalty": "frequency_penalty",
            "presence_penalty": "presence_penalty", "seed": "seed", "n": "choice.count"}
+_PARAM_KEYS = tuple((key, f"ls_{key}", f"gen_ai.request.{name}") for key, name in _PARAMS.items())
 _TEMPLATE_ROLES = {"SystemMessagePromptTemplate": "system", "HumanMessagePromptTemplate": "user",
                    "AIMessagePromptTemplate": "assistant"}
 _MODEL_KEYS = ("model", "model_name", "model_id", "deployment_name")
@@ -119,12 +120,12 @@ def model_attributes(params: dict[str, Any] | None, metadata: dict[str, Any] | N
     provider = metadata.get("ls_provider") or params.get("_type")
     if provider:
         attrs["gen_ai.provider.name"] = str(provider)
-    for key, name in _PARAMS.items():
+    for key, ls_key, name in _PARAM_KEYS:
         value = params.get(key)
         if value is None:
-            value = metadata.get(f"ls_{key}")
+            value = metadata.get(ls_key)
         if value is not None:
-            attrs[f"gen_ai.request.{name}"] = [value] if name == "stop_sequences" and type(value) is str else value
+            attrs[name] = [value] if key == "stop" and type(value) is str else value
     return attrs
 
 

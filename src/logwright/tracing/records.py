@@ -112,12 +112,6 @@ def _json(value: Any, limit: int) -> str:
     return text if len(text) <= limit else dumps(value, limit)
 
 
-def _attributes(attrs: dict[str, Any], limit: int) -> tuple[str, tuple[int | None, int | None, int | None]]:
-    if SPAN_KIND in attrs:
-        attrs = {k: v for k, v in attrs.items() if k != SPAN_KIND}
-    return _json(attrs, limit), span_tokens(attrs)
-
-
 def _field(value: Any, limit: int) -> str:
     if value is None:
         return "null"
@@ -138,14 +132,33 @@ def span_json(span: Any, limit: int, root: bool = False) -> tuple[str, tuple[int
         The JSON text and the span's tokens.
     """
     inputs, outputs = span._inputs, span._outputs
-    if not (root or span._attributes or span._events or type(inputs) is Dumped or type(outputs) is Dumped):
-        try:  # the common case in one C call; a span within the cap has every field within it
+    attrs = span._attributes or None
+    if attrs is not None and SPAN_KIND in attrs:
+        attrs = {k: v for k, v in attrs.items() if k != SPAN_KIND}
+    tokens = span_tokens(attrs) if attrs else _NO_TOKENS
+    events = span._events or None
+    raw = type(inputs) is Dumped or type(outputs) is Dumped
+    try:  # the common case in one C call; a span within the cap has every field within it
+        if root:
             text = _ENCODE((span.span_id, span.parent_id, span.name, span.kind, span.start_ns, span.end_ns,
-                            span.status, span.status_message, None, None, inputs, outputs))
+                            span.status, span.status_message, attrs, events))
+        elif raw:  # JSON text encoded at set time is spliced in as it is
+            text = _ENCODE((span.span_id, span.parent_id, span.name, span.kind, span.start_ns, span.end_ns,
+                            span.status, span.status_message, attrs, events))
             if len(text) <= limit:
-                return text, _NO_TOKENS
-        except (TypeError, ValueError, RecursionError):
-            pass
+                return f"{text[:-1]},{_field(inputs, limit)},{_field(outputs, limit)}]", tokens
+        else:
+            text = _ENCODE((span.span_id, span.parent_id, span.name, span.kind, span.start_ns, span.end_ns,
+                            span.status, span.status_message, attrs, events, inputs, outputs))
+        if len(text) <= limit:
+            return text, tokens
+    except (TypeError, ValueError, RecursionError):
+        pass
+    return _span_json_safe(span, limit, root, attrs, events), tokens
+
+
+def _span_json_safe(span: Any, limit: int, root: bool, attrs: Any, events: Any) -> str:
+    """A span's array field by field: each capped, odd values through the safe encoder."""
     try:
         head = _ENCODE((span.span_id, span.parent_id, span.name, span.kind, span.start_ns,
                         span.end_ns, span.status, span.status_message))
@@ -153,11 +166,11 @@ def span_json(span: Any, limit: int, root: bool = False) -> tuple[str, tuple[int
         head = _ENCODE((str(span.span_id), span.parent_id and str(span.parent_id), str(span.name),
                         str(span.kind), nanoseconds(span.start_ns) or 0, nanoseconds(span.end_ns),
                         str(span.status), None if span.status_message is None else str(span.status_message)))
-    attrs, tokens = ("null", _NO_TOKENS) if not span._attributes else _attributes(span._attributes, limit)
-    events = "null" if not span._events else _json(span._events, limit)
+    attrs_text = "null" if not attrs else _json(attrs, limit)
+    events_text = "null" if not events else _json(events, limit)
     if root:
-        return f"{head[:-1]},{attrs},{events}]", tokens
-    return f"{head[:-1]},{attrs},{events},{_field(inputs, limit)},{_field(outputs, limit)}]", tokens
+        return f"{head[:-1]},{attrs_text},{events_text}]"
+    return f"{head[:-1]},{attrs_text},{events_text},{_field(span._inputs, limit)},{_field(span._outputs, limit)}]"
 
 
 def _text(value: Any) -> str | None:
