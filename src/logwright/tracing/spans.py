@@ -312,24 +312,49 @@ class _NonRecordingSpan(LiveSpan):
 NON_RECORDING = _NonRecordingSpan()
 
 
+_NOT_PLAIN = object()
+
+
 def _attribute_value(value: Any, limit: int) -> Any:
-    """A non-primitive attribute value as JSON-ready data; a flat list or dict of primitives is only copied."""
+    """A non-primitive attribute value as JSON-ready data.
+
+    Lists, tuples and string-keyed dicts of primitives, nested up to three levels
+    (request parameters, signatures, tool schemas), are only copied; anything else
+    takes :func:`~logwright.tracing.serialize.to_jsonable`.
+    """
+    found = _plain_copy(value, 3)
+    return to_jsonable(value, limit) if found is _NOT_PLAIN else found
+
+
+def _plain_copy(value: Any, depth: int) -> Any:
     kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if depth == 0:
+        return _NOT_PLAIN
     if kind is list or kind is tuple:
-        if len(value) <= 256:
-            for item in value:
-                if type(item) not in _ATOMS:
-                    break
-            else:
-                return list(value)
-    elif kind is dict:
-        if len(value) <= 256:
-            for key, item in value.items():
-                if type(key) is not str or type(item) not in _ATOMS:
-                    break
-            else:
-                return dict(value)
-    return to_jsonable(value, limit)
+        if len(value) > 256:
+            return _NOT_PLAIN
+        out = []
+        for item in value:
+            item = item if type(item) in _ATOMS else _plain_copy(item, depth - 1)
+            if item is _NOT_PLAIN:
+                return _NOT_PLAIN
+            out.append(item)
+        return out
+    if kind is dict:
+        if len(value) > 256:
+            return _NOT_PLAIN
+        copy = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                return _NOT_PLAIN
+            item = item if type(item) in _ATOMS else _plain_copy(item, depth - 1)
+            if item is _NOT_PLAIN:
+                return _NOT_PLAIN
+            copy[key] = item
+        return copy
+    return _NOT_PLAIN
 
 
 def _message(exc: BaseException) -> str:
