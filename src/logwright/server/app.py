@@ -26,10 +26,29 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from logwright.client import Client
-from logwright.exceptions import ExperimentNotFound, InvalidFilter, LogwrightError, RunNotFound, TraceNotFound
+from logwright.exceptions import (
+    ExperimentNotFound,
+    InvalidFilter,
+    LogwrightError,
+    ModelNotFound,
+    RunNotFound,
+    TraceNotFound,
+)
 from logwright.server import formatting
 from logwright.server.guard import CSP, Guard, HostPolicy, add_safety_headers
-from logwright.server.views import JSON, artifacts, compare, experiments, metrics, run, runs, trace, traces
+from logwright.server.views import (
+    JSON,
+    artifacts,
+    compare,
+    experiments,
+    metrics,
+    model,
+    models,
+    run,
+    runs,
+    trace,
+    traces,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -112,7 +131,7 @@ def _slash_redirect(request: Request) -> Response | None:
 
 
 def _status_of(exc: LogwrightError) -> int:
-    if isinstance(exc, (RunNotFound, ExperimentNotFound, TraceNotFound)):
+    if isinstance(exc, (RunNotFound, ExperimentNotFound, TraceNotFound, ModelNotFound)):
         return 404
     if isinstance(exc, InvalidFilter):
         return 400
@@ -147,6 +166,8 @@ _PAGES: list[tuple[str, ModuleType]] = [
     ("/runs/{run_id}/artifacts", artifacts),
     ("/compare", compare),
     ("/traces/{trace_id}", trace),
+    ("/models", models),
+    ("/models/{name}", model),
 ]
 
 
