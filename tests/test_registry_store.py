@@ -134,3 +134,22 @@ def test_illegal_model_names_are_refused(store):
         store.get_model_version("nope", 1)
     with pytest.raises(ValueError):
         store.get_model_version("nope", "one")
+
+
+def test_registrations_from_several_processes_get_distinct_version_numbers(store_uri):
+    import os
+    import subprocess
+    import sys
+
+    code = ("import logwright as lw, sys\nstore = lw.Client().store\n"
+            "print(' '.join(str(store.create_model_version('multi', f'runs:/p{sys.argv[1]}/{i}').version)"
+            " for i in range(10)))")
+    env = {**os.environ, "LOGWRIGHT_TRACKING_URI": store_uri, "LOGWRIGHT_QUIET": "1"}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(n)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for n in range(4)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
+    numbers = sorted(int(n) for out, _ in outs for n in out.split())
+    assert numbers == list(range(1, 41))
+    sources = {v.source for v in lw.Client().store.search_model_versions("name = 'multi'")}
+    assert len(sources) == 40
