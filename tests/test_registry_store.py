@@ -97,7 +97,7 @@ def test_search_models_and_versions_with_the_filter_language(store):
     assert pairs(store.search_model_versions("tags.gpu = 'yes' AND flavour = 'pytorch'")) == [("fraud", 1)]
     assert pairs(store.search_model_versions(max_results=1)) == [("churn-classifier", 2)]
     for bad in ("name = ", "nme = 'x'", "name = 'x' OR name = 'y'", "version = 'x'", "name > 'a'", "name = 3",
-                "tags.team = 'a' AND", "run_id = 'x'@"):
+                "tags.team = 'a' AND", "run_id = 'x'@", "version = 99999999999999999999"):
         with pytest.raises(InvalidFilter):
             store.search_model_versions(bad) if "run_id" in bad or "version" in bad else \
                 store.search_registered_models(bad)

@@ -101,6 +101,8 @@ def _clause(text: str, key: tuple, op: tuple, value: tuple, versions: bool, post
     if field == "version" and versions:
         if operator not in _NUM_OPS or value[0] != "num":
             raise InvalidFilter("version compares with =, !=, <, <=, >, >= and a number", text, op[2])
+        if abs(value[1]) >= 2**62:
+            raise InvalidFilter("version number out of range", text, value[2])
         return f"v.version {operator} ?", [value[1]]
     if operator not in _TEXT_OPS:
         raise InvalidFilter(f"operator {operator} does not apply to {field}", text, op[2])
