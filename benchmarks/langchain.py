@@ -6,7 +6,9 @@ Usage:
     .bench-venv/bin/python benchmarks/langchain.py --tracker mlflow
     .venv/bin/python benchmarks/langchain.py --tracker logwright --otlp   # also export to a local collector
 
-In one process, rounds alternate between the chain untraced (the baseline) and
+In one process, rounds alternate between the chain untraced (the baseline), the chain
+with a do-nothing ``BaseCallbackHandler`` (langchain-core's own cost of running any
+handler: ``*_noop_handler_added_us``; the tracker's share is ``*_vs_noop_handler*``) and
 traced until the traces are durable (logwright: ``flush()``; MLflow: its async trace
 queue drained), so the added time includes the write; the best round of each counts.
 Two workloads: 1,000 back-to-back ``invoke`` and 1,000 ``ainvoke`` under
@@ -46,32 +48,46 @@ def make_chain():
     return prompt | FakeListChatModel(responses=["Paris is the capital of France."]) | StrOutputParser()
 
 
-def run_sync(chain, n: int) -> float:
+def run_sync(chain, n: int, config=None) -> float:
     start = time.perf_counter()
     for i in range(n):
-        chain.invoke({"question": f"question {i}"})
+        chain.invoke({"question": f"question {i}"}, config)
     return time.perf_counter() - start
 
 
-def run_async(chain, n: int) -> float:
+def run_async(chain, n: int, config=None) -> float:
     async def gather_all() -> None:
         for base in range(0, n, CONCURRENCY):
-            await asyncio.gather(*(chain.ainvoke({"question": f"q {base + j}"}) for j in range(CONCURRENCY)))
+            await asyncio.gather(*(chain.ainvoke({"question": f"q {base + j}"}, config) for j in range(CONCURRENCY)))
 
     start = time.perf_counter()
     asyncio.run(gather_all())
     return time.perf_counter() - start
 
 
+def noop_config() -> dict:
+    """A do-nothing callback handler: langchain-core's own cost of having any handler."""
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Noop(BaseCallbackHandler):
+        run_inline = True  # as logwright's handler: called inline, in the task's own context
+
+    return {"callbacks": [Noop()]}
+
+
 def measure(tracker: Tracker, chain, runner, label: str, rounds: int) -> dict[str, float]:
-    """Interleaved rounds (untraced, then traced until durable); best of each."""
-    none_s, traced_s, call_s, none_cpu, traced_cpu = [], [], [], [], []
+    """Interleaved rounds (untraced, a no-op handler, traced until durable); best of each."""
+    none_s, traced_s, call_s, none_cpu, traced_cpu, noop_s, noop_cpu = [], [], [], [], [], [], []
     exp = tracker.experiment(label)
+    noop = noop_config()
     for _ in range(rounds):
         tracker.enable(False)
         cpu = time.thread_time()
         none_s.append(runner(chain, N))
         none_cpu.append(time.thread_time() - cpu)
+        cpu = time.thread_time()
+        noop_s.append(runner(chain, N, noop))
+        noop_cpu.append(time.thread_time() - cpu)
         tracker.enable(True)
         start, cpu = time.perf_counter(), time.thread_time()
         runner(chain, N)
@@ -92,6 +108,11 @@ def measure(tracker: Tracker, chain, runner, label: str, rounds: int) -> dict[st
     # CPU time of the calling thread: steadier than wall time on a busy machine; it leaves
     # out the writer's (and exporter's) threads, so it is the handler's share in the call.
     out[f"{label}_cpu_added_in_call_us"] = (min(traced_cpu) - min(none_cpu)) / N * 1e6
+    # langchain-core's own cost of any handler, and the tracker's share beyond it
+    out[f"{label}_noop_handler_added_us"] = (min(noop_s) - min(none_s)) / N * 1e6
+    out[f"{label}_added_us_vs_noop_handler_durable"] = (min(traced_s) - min(noop_s)) / N * 1e6
+    out[f"{label}_cpu_noop_handler_added_us"] = (min(noop_cpu) - min(none_cpu)) / N * 1e6
+    out[f"{label}_cpu_added_vs_noop_handler_us"] = (min(traced_cpu) - min(noop_cpu)) / N * 1e6
     return out
 
 
