@@ -54,6 +54,7 @@ def test_sqlite_uri_round_trip(tmp_path):
         fluent._reset_for_tests()
 
 
+@pytest.mark.sqlite_only(reason="reads SQLite's schema table and journal mode")
 def test_migrations_are_recorded_and_wal_is_on(tmp_store):
     client = lw.Client(tmp_store)
     db = sqlite3.connect(client.store.db_path)

@@ -207,6 +207,7 @@ def _kill_once(store: str, kind: str, delay: float) -> tuple[str, int, int, int]
     return run_id, old, sum(1 for i in range(old) if i not in stored), sum(1 for i in range(last) if i not in stored)
 
 
+@pytest.mark.sqlite_only(reason="one folder store per killed child, under tmp_store")
 def test_sigkill_at_random_moments_loses_no_metric_point_older_than_a_second(tmp_store):
     rng = random.Random(14)
     for n in range(5):
@@ -217,6 +218,7 @@ def test_sigkill_at_random_moments_loses_no_metric_point_older_than_a_second(tmp
         assert _status(store, run_id) == RunStatus.KILLED
 
 
+@pytest.mark.sqlite_only(reason="one folder store per killed child, under tmp_store")
 def test_sigkill_at_random_moments_loses_no_trace_older_than_a_second(tmp_store):
     rng = random.Random(41)
     kills = []
@@ -339,6 +341,7 @@ def _interrupt_once(store: str, delay: float) -> tuple[int | None, str, str]:
     return child.returncode, lines[0].split()[1], "\n".join([*_lines(progress), child.stderr.read()])
 
 
+@pytest.mark.sqlite_only(reason="one folder store per interrupted child, under tmp_store")
 def test_ctrl_c_at_random_moments_never_hangs_and_loses_nothing(tmp_store):
     rng = random.Random(57)
     delays = [rng.uniform(0.0, 0.3) for _ in range(20)]
@@ -357,6 +360,7 @@ def test_ctrl_c_at_random_moments_never_hangs_and_loses_nothing(tmp_store):
         assert steps in (list(range(logged)), list(range(logged + 1))), (logged, len(steps), output)
 
 
+@pytest.mark.sqlite_only(reason="locks the SQLite file from another connection")
 @pytest.mark.parametrize("after", [0.0, 0.01, 0.025])
 def test_ctrl_c_inside_a_big_flush_keeps_the_batch_and_ends_killed(tmp_store, after):
     child, progress = _spawn(_INTERRUPTED_FLUSH, tmp_store, str(after))
@@ -385,6 +389,7 @@ def _orphan_runs(store: str) -> tuple[str, str]:
     return stale, fresh
 
 
+@pytest.mark.sqlite_only(reason="edits heartbeats in the SQLite file")
 def test_run_of_another_host_is_killed_only_when_its_heartbeat_is_stale(tmp_store, monkeypatch):
     monkeypatch.setenv("LOGWRIGHT_HEARTBEAT_TIMEOUT", "60")
     stale, fresh = _orphan_runs(tmp_store)

@@ -32,6 +32,7 @@ def _child(code: str, store: str, timeout: float = 120, as_unprivileged: bool = 
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
+@pytest.mark.sqlite_only(reason="fills the disk under the SQLite file (a file-size limit)")
 def test_disk_full_keeps_every_point_and_says_so(tmp_store):
     out = _child(
         """
@@ -122,6 +123,7 @@ def test_a_read_only_store_opens_for_reading_and_refuses_writes(read_only_store)
     assert before == {f: os.path.getmtime(os.path.join(store, f)) for f in os.listdir(store)}
 
 
+@pytest.mark.sqlite_only(reason="deletes the store folder")
 def test_a_store_deleted_mid_run_is_an_error_at_the_next_flush(tmp_store):
     out = _child(
         """
@@ -147,6 +149,7 @@ def test_a_store_deleted_mid_run_is_an_error_at_the_next_flush(tmp_store):
     assert "could not be written" in out.stderr or "could not end run" in out.stderr  # said again at exit
 
 
+@pytest.mark.sqlite_only(reason="corrupts the SQLite file")
 def test_a_corrupt_store_raises_store_error(tmp_store):
     with lw.start_run():
         for i in range(2000):
@@ -178,6 +181,7 @@ def test_a_file_that_is_not_a_store_is_left_untouched(tmp_path):
     assert path.read_bytes() == b"my thesis, do not touch" * 100
 
 
+@pytest.mark.sqlite_only(reason="locks the SQLite file from another connection")
 def test_a_locked_store_waits_instead_of_dropping(tmp_store):
     with lw.start_run() as run:
         lw.log_metric("m", 0.0)

@@ -169,6 +169,7 @@ def _capture(store):
     return states
 
 
+@pytest.mark.sqlite_only(reason="makes SQLite itself refuse a row, through the file")
 def test_a_row_the_database_refuses_keeps_its_index_columns_and_the_rest_of_the_batch(tmp_store, monkeypatch,
                                                                                       caplog):
     monkeypatch.setenv("LOGWRIGHT_STRICT", "0")  # strict mode raises what is reported
@@ -355,6 +356,7 @@ def test_finished_traces_are_freed_without_the_garbage_collector(tmp_store):
     assert alive == 0
 
 
+@pytest.mark.sqlite_only(reason="compares with the sizes stored in the SQLite file")
 def test_the_size_estimate_follows_what_is_stored(tmp_store):
     store = lw.Client().store
     states = _capture(store)

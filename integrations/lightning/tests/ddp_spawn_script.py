@@ -5,6 +5,7 @@ With "explicit" it uses LogwrightLogger/LogwrightCallback without autolog.
 """
 
 import sys
+import tempfile
 
 import lightning as L
 import torch
@@ -37,9 +38,11 @@ def main(store: str, explicit: bool) -> None:
     x = torch.randn(16, 3, generator=torch.Generator().manual_seed(0))
     data = DataLoader(TensorDataset(x, (x[:, 0] > 0).long()), batch_size=4)
     kwargs = {"logger": LogwrightLogger(), "callbacks": [LogwrightCallback()]} if explicit else {"logger": False}
+    # A folder beside a folder store; a database URI (--store-backend=postgres+s3) is no folder.
+    root = tempfile.mkdtemp(prefix="ddp-root-") if "://" in store else store + "-root"
     trainer = L.Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", max_epochs=2, log_every_n_steps=1,
                         enable_progress_bar=False, enable_model_summary=False,
-                        default_root_dir=store + "-root", **kwargs)
+                        default_root_dir=root, **kwargs)
     trainer.fit(Tiny(), data)
 
 

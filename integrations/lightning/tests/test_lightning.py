@@ -136,7 +136,7 @@ def test_fit_then_test_logs_everything_into_one_run(autolog, tmp_path):
     assert run.data.tags["checkpoint.best_model_path"] == best
     names = {f.path for f in logwright.list_artifacts(run.info.run_id, "checkpoints")}
     assert names == {"checkpoints/checkpoints.json", f"checkpoints/{os.path.basename(best)}"}
-    assert "Params" in open(os.path.join(run.info.artifact_uri, "model_summary.txt")).read()
+    assert "Params" in open(logwright.Client().download_artifacts(run.info.run_id, "model_summary.txt")).read()
     loaded = logwright.load_model(f"runs:/{run.info.run_id}/model")
     x = torch.randn(5, 4)
     assert torch.allclose(loaded(x), model.eval()(x))

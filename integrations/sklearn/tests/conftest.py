@@ -33,7 +33,7 @@ class _Read:
 
     @staticmethod
     def path(run, rel: str) -> str:
-        return logwright.Client().artifacts(run.info.run_id).path(rel)
+        return logwright.Client().download_artifacts(run.info.run_id, rel)
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def only_run():
 
 def artifacts(run) -> set[str]:
     """Relative paths of every artifact file of a run."""
-    root = logwright.Client().artifacts(run.info.run_id).path("")
+    root = logwright.Client().download_artifacts(run.info.run_id, "")
     out = set()
     for folder, _, files in os.walk(root):
         for f in files:

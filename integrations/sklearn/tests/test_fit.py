@@ -19,7 +19,7 @@ import logwright
 
 
 def _model_dir(run) -> str:
-    return logwright.Client().artifacts(run.info.run_id).path("model")
+    return logwright.Client().download_artifacts(run.info.run_id, "model")
 
 
 def test_classifier_multiclass_logs_params_tags_metrics_data_model(read):
@@ -44,7 +44,7 @@ def test_classifier_multiclass_logs_params_tags_metrics_data_model(read):
     assert json.loads(run.inputs[0].shape) == [150, 4]
     files = read.artifacts(run)
     assert {"feature_importances.json", "confusion_matrix.json", "model/MODEL.json", "model/model.skops"} <= files
-    cm = json.loads(open(logwright.Client().artifacts(run.info.run_id).path("confusion_matrix.json")).read())
+    cm = json.loads(open(logwright.Client().download_artifacts(run.info.run_id, "confusion_matrix.json")).read())
     assert cm["matrix"] == skm.confusion_matrix(y, pred).tolist()
     meta = json.load(open(os.path.join(_model_dir(run), "MODEL.json")))
     assert meta["flavour"] == "sklearn" and meta["serialization"] == "skops"
@@ -63,7 +63,7 @@ def test_binary_classifier_metrics_and_pos_label(read):
     assert m["training_precision"] == pytest.approx(skm.precision_score(y[:300], pred, pos_label=0))
     assert m["training_f1"] == pytest.approx(skm.f1_score(y[:300], pred, pos_label=0))
     assert m["training_roc_auc"] == pytest.approx(skm.roc_auc_score(y[:300], proba))
-    imp = json.loads(open(logwright.Client().artifacts(read.only_run().info.run_id).path("feature_importances.json")).read())
+    imp = json.loads(open(logwright.Client().download_artifacts(read.only_run().info.run_id, "feature_importances.json")).read())
     assert imp["kind"] == "feature_importances" and len(imp["values"]) == 30
 
 
@@ -106,7 +106,7 @@ def test_pipeline_is_one_run_with_step_params(read):
     assert run.data.params["lr__C"] == "2.0" and run.data.params["scale__with_mean"] == "True"
     assert run.data.tags["estimator_name"] == "Pipeline"
     assert "training_accuracy" in run.data.metrics
-    imp = json.loads(open(logwright.Client().artifacts(run.info.run_id).path("feature_importances.json")).read())
+    imp = json.loads(open(logwright.Client().download_artifacts(run.info.run_id, "feature_importances.json")).read())
     assert imp["kind"] == "coefficients" and imp["features"] == ["x0", "x1", "x2", "x3"]
     loaded = logwright.load_model(f"runs:/{run.info.run_id}/model")
     assert np.array_equal(loaded.predict(X), pipe.predict(X))

@@ -44,7 +44,7 @@ def test_binary_two_eval_sets_logs_everything(client, binary, helpers):
 
     files = _artifacts(client, rid)
     assert files == sorted(["model", *(f"feature_importance_{k}.json" for k in IMPORTANCE)])
-    gain = json.loads(open(client.artifacts(rid).path("feature_importance_gain.json")).read())
+    gain = json.loads(open(client.download_artifacts(rid, "feature_importance_gain.json")).read())
     assert gain == pytest.approx(booster.get_score(importance_type="gain"))
     assert {(d.name, d.context) for d in run.inputs} == {("train", "training"), ("val", "evaluation")}
     train_input = next(d for d in run.inputs if d.name == "train")
@@ -221,7 +221,7 @@ def test_knobs(client, binary, helpers):
     rid = run.info.run_id
     assert [s for s, _ in helpers.history(client, rid, "train-rmse")] == [0, 5, 10, 11]
     assert _artifacts(client, rid) == ["feature_importance_gain.json", "feature_importance_gain.png"]
-    png = client.artifacts(rid).path("feature_importance_gain.png")
+    png = client.download_artifacts(rid, "feature_importance_gain.png")
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
     assert run.inputs == ()
 
@@ -258,7 +258,7 @@ def test_model_folder_is_native_ubjson(client, binary, helpers):
     Xt, yt, *_ = binary
     booster = xgb.train({}, xgb.DMatrix(Xt, yt), 3)
     rid = helpers.only_run(client).info.run_id
-    path = os.path.join(client.artifacts(rid).path("model"), "model.ubj")
+    path = os.path.join(client.download_artifacts(rid, "model"), "model.ubj")
     plain = xgb.Booster()
     plain.load_model(path)  # loadable by XGBoost alone, no logwright involved
     d = xgb.DMatrix(Xt)

@@ -1,7 +1,9 @@
 """Pytest fixtures for logwright's tests and for users' own tests.
 
 Loaded as a pytest plugin (``-p logwright.testing``). ``tmp_store`` points
-logwright at a fresh SQLite store in ``tmp_path``; ``strict_logwright`` (autouse)
+logwright at a fresh SQLite store in ``tmp_path`` (or, with
+``--store-backend=postgres+s3``, a fresh PostgreSQL database with S3 artifacts: see
+:mod:`logwright.testing.backends`); ``strict_logwright`` (autouse)
 sets ``LOGWRIGHT_STRICT=1`` so logwright's own errors fail the test instead of
 being warned about, and checks that no run is left active and no autolog
 integration is left enabled. The contract suite for integration authors is in
@@ -17,18 +19,32 @@ import pytest
 
 import logwright
 from logwright import fluent
+from logwright.testing import backends
+from logwright.testing.backends import (  # noqa: F401 - plugin hooks
+    pytest_addoption,
+    pytest_collection_modifyitems,
+    pytest_configure,
+)
 from logwright.testing.postgres import postgres_server, postgres_uri, store_uri  # noqa: F401 - plugin fixtures
 from logwright.testing.s3 import artifact_backend, moto_server, s3_uri  # noqa: F401 - fixtures
 from logwright.testing.traces import TraceReader
 
 
 @pytest.fixture
-def tmp_store(tmp_path, monkeypatch) -> Iterator[str]:
-    """A fresh store folder in ``tmp_path``, set as the tracking URI; yields its path."""
-    uri = str(tmp_path / "store")
+def tmp_store(request, tmp_path, monkeypatch) -> Iterator[str]:
+    """A fresh store, set as the tracking URI; yields its URI.
+
+    A folder in ``tmp_path`` by default; under ``--store-backend=postgres+s3`` the
+    ``postgresql://`` URI of a fresh database, with a fresh S3 bucket as the artifact URI.
+    """
     monkeypatch.delenv("LOGWRIGHT_TRACKING_URI", raising=False)
     fluent._reset_for_tests()
-    logwright.set_tracking_uri(uri)
+    if backends.backend(request.config) == backends.POSTGRES_S3:
+        uri, artifacts = backends.team_store(request, monkeypatch)
+        logwright.set_tracking_uri(uri, artifact_uri=artifacts)
+    else:
+        uri = str(tmp_path / "store")
+        logwright.set_tracking_uri(uri)
     yield uri
     logwright.flush()
     fluent._reset_for_tests()

@@ -122,12 +122,19 @@ class ArtifactBackend:
 
 
 @pytest.fixture(params=["local", "s3"])
-def artifact_backend(request, tmp_store) -> ArtifactBackend:
+def artifact_backend(request, tmp_store, tmp_path, monkeypatch) -> ArtifactBackend:
     """The test runs twice: artifacts in the store's folder, then in a moto S3 bucket
-    (``set_tracking_uri(store, artifact_uri="s3://...")``)."""
-    if request.param == "local":
-        return ArtifactBackend("local", tmp_store, None)
+    (``set_tracking_uri(store, artifact_uri="s3://...")``). On a PostgreSQL ``tmp_store``
+    (``--store-backend=postgres+s3``) the local case is a folder in ``tmp_path``."""
     import logwright
+
+    if request.param == "local":
+        if "://" not in tmp_store:
+            return ArtifactBackend("local", tmp_store, None)
+        folder = str(tmp_path / "artifacts")
+        monkeypatch.setenv("LOGWRIGHT_ARTIFACT_URI", folder)
+        logwright.set_tracking_uri(tmp_store, artifact_uri=folder)
+        return ArtifactBackend("local", tmp_store, folder)
 
     uri = request.getfixturevalue("s3_uri")
     logwright.set_tracking_uri(tmp_store, artifact_uri=uri)
