@@ -107,7 +107,8 @@ def main() -> None:
         print(f"\n== {title}")
         section()
     lw.flush()
-    print(f"\nEverything is in {os.path.abspath('logwright-runs')}. Look at it with:")
+    where = lw.Client().store.location  # the default folder, or the team store you pointed it at
+    print(f"\nEverything is in {where}. Look at it with:")
     print("  .venv/bin/logwright experiments list")
     print("  .venv/bin/logwright runs list --experiment tour")
     print("  .venv/bin/logwright traces list")
