@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -28,13 +27,13 @@ import psycopg
 import psycopg.sql
 import psycopg_pool
 
-from logwright.entities import Experiment, RunStatus
+from logwright.entities import Experiment
 from logwright.exceptions import ExperimentNotFound, StoreError
-from logwright.store import owner, postgres_writes, sqlite_writes
-from logwright.store.base import RunRecord
+from logwright.store import postgres_writes, sqlite_writes
 from logwright.store.postgres_migrations import migrate
 from logwright.store.postgres_reads import ReadsMixin, reading
 from logwright.store.postgres_registry import PostgresRegistryMixin
+from logwright.store.queued import QueuedWritesMixin, now_ms
 from logwright.store.writer import Writer
 
 _logger = logging.getLogger(__name__)
@@ -44,9 +43,6 @@ _EXP_COLS = "experiment_id, name, lifecycle, description, creation_time, last_up
 _stores: weakref.WeakSet[PostgresStore] = weakref.WeakSet()
 _orphans: list[Any] = []  # a forked child's copies of the parent's connections: never closed
 
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def conninfo(uri: str) -> str:
@@ -67,7 +63,7 @@ def redact(uri: str) -> str:
     return f"{head}{sep}{creds.split(':', 1)[0]}:***@{host}"
 
 
-class PostgresStore(ReadsMixin, PostgresRegistryMixin):
+class PostgresStore(QueuedWritesMixin, ReadsMixin, PostgresRegistryMixin):
     """Tracking store in a PostgreSQL database (see :class:`~logwright.store.base.Store`).
 
     Args:
@@ -189,7 +185,7 @@ class PostgresStore(ReadsMixin, PostgresRegistryMixin):
             return found.experiment_id
         try:
             with self._db() as conn, conn.transaction():
-                now = _now_ms()
+                now = now_ms()
                 row = conn.execute(
                     "INSERT INTO experiments (name, description, creation_time, last_update_time, artifact_location) "
                     "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (name) DO NOTHING RETURNING experiment_id",
@@ -260,38 +256,9 @@ class PostgresStore(ReadsMixin, PostgresRegistryMixin):
         """Mark an experiment active or deleted."""
         self.get_experiment(experiment_id)
         self._execute("UPDATE experiments SET lifecycle = %s, last_update_time = %s WHERE experiment_id = %s",
-                      (lifecycle, _now_ms(), int(experiment_id)))
+                      (lifecycle, now_ms(), int(experiment_id)))
 
     # -- runs: queued writes ---------------------------------------------------------
-
-    def create_run(self, record: RunRecord, tags: Mapping[str, str] | None = None) -> None:
-        """Queue a new run (owned by this process: heartbeats keep it alive) and its tags."""
-        who = record.owner
-        if record.status == RunStatus.RUNNING:
-            self._owned.add(record.run_id)
-        self.writer.put_many([
-            ("run", record.run_id, int(record.experiment_id), record.run_name, record.status,
-             record.start_time, record.parent_run_id, record.user, record.source, record.description,
-             record.context_json, who and who.host, who and who.pid, who and who.start, _now_ms()),
-            *(("tag", record.run_id, k, v) for k, v in (tags or {}).items()),
-        ])
-
-    def update_run(self, run_id: str, fields: Mapping[str, Any]) -> None:
-        """Queue changes to a run's status, end time, name or description."""
-        status = fields.get("status")
-        if status is not None:
-            if status == RunStatus.RUNNING:
-                self._owned.add(run_id)
-                who = owner.current_owner()
-                fields = {**fields, "owner_host": who.host, "owner_pid": who.pid, "owner_start": who.start,
-                          "heartbeat": _now_ms()}
-            else:
-                self._owned.discard(run_id)
-        self.writer.put(("run_update", run_id, dict(fields)))
-
-    def log_params(self, run_id: str, params: Sequence[tuple[str, str]]) -> None:
-        """Queue write-once params."""
-        self.writer.put_many([("param", run_id, k, v) for k, v in params])
 
     def insert_params(self, run_id: str, params: Sequence[tuple[str, str]]) -> dict[str, str]:
         """Write params now in their own transaction; returns conflicting stored values by key."""
@@ -304,31 +271,6 @@ class PostgresStore(ReadsMixin, PostgresRegistryMixin):
         except psycopg.Error as exc:
             raise StoreError(f"cannot write params to store {self.location}: {exc}") from exc
         return {key: stored for _, key, _, stored in conflicts}
-
-    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
-        """Queue tags."""
-        self.writer.put_many([("tag", run_id, k, v) for k, v in tags.items()])
-
-    def delete_tag(self, run_id: str, key: str) -> None:
-        """Queue the removal of a tag."""
-        self.writer.put(("tag", run_id, key, None))
-
-    def log_metric(self, run_id: str, key: str, value: float, timestamp: int, step: int | None) -> None:
-        """Queue one metric point (``step=None``: the key's next step, assigned at commit)."""
-        self.writer.put(("metric", run_id, key, value, timestamp, step))
-
-    def log_input(self, run_id: str, name: str, digest: str, context: str | None, shape: str | None,
-                  schema: str | None, source: str | None) -> None:
-        """Queue a dataset input."""
-        self.writer.put(("input", run_id, name, digest, context, shape, schema, source))
-
-    def log_trace(self, trace: Any) -> None:
-        """Queue a finished trace as one write (sized for back-pressure by its ``approx_bytes``)."""
-        self.writer.put(("trace", trace), getattr(trace, "approx_bytes", 2048))
-
-    def log_late_span(self, trace: Any, span: Any) -> None:
-        """Queue a span that ended after its trace was written."""
-        self.writer.put(("late_span", trace, span))
 
     # -- the writer's side -----------------------------------------------------------
 
@@ -345,14 +287,6 @@ class PostgresStore(ReadsMixin, PostgresRegistryMixin):
                     conn.close()
             raise
 
-    def _tick(self) -> None:
-        """Writer thread, about once a second: refresh the heartbeat of runs this process owns."""
-        from logwright import config
-
-        now = time.monotonic()
-        if self._owned and now - self._last_beat >= config.number(config.HEARTBEAT_INTERVAL, 10.0):
-            self._last_beat = now
-            self.writer.put(("heartbeat", _now_ms(), tuple(self._owned)))
 
 
 def create_database(server_uri: str, name: str) -> None:

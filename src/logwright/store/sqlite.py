@@ -14,16 +14,15 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from logwright.entities import Experiment, RunStatus
+from logwright.entities import Experiment
 from logwright.exceptions import ExperimentNotFound, StoreError
-from logwright.store import owner, sqlite_writes
-from logwright.store.base import RunRecord
+from logwright.store import sqlite_writes
 from logwright.store.migrations import SCHEMA_VERSION, migrate, schema_version
+from logwright.store.queued import QueuedWritesMixin, now_ms
 from logwright.store.sqlite_pages import PagesMixin
 from logwright.store.sqlite_registry import SqliteRegistryMixin
 from logwright.store.sqlite_runs import RunsMixin, reading
@@ -36,9 +35,6 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 _BUSY_TIMEOUT_MS = 60_000
 _stores: weakref.WeakSet[SqliteStore] = weakref.WeakSet()
 
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _check_file(path: str) -> None:
@@ -64,7 +60,7 @@ def _writable(db_path: str) -> bool:
     return True
 
 
-class SqliteStore(RunsMixin, PagesMixin, TracesMixin, SqliteRegistryMixin):
+class SqliteStore(QueuedWritesMixin, RunsMixin, PagesMixin, TracesMixin, SqliteRegistryMixin):
     """Tracking store over one SQLite file (see :class:`~logwright.store.base.Store`).
 
     Args:
@@ -166,6 +162,9 @@ class SqliteStore(RunsMixin, PagesMixin, TracesMixin, SqliteRegistryMixin):
         if state is not None:  # the parent owns its runs: the child writes their params at once
             state.get("params", {}).clear()
 
+    def _note_new_run(self, run_id: str) -> None:
+        self._new_runs.add(run_id)  # its first metric chunks need no look-up
+
     def _refuse_writes(self) -> None:
         if self.read_only:
             raise StoreError(f"store {self.db_path!r} is read-only: it can be read, not written")
@@ -204,7 +203,7 @@ class SqliteStore(RunsMixin, PagesMixin, TracesMixin, SqliteRegistryMixin):
     def _insert_experiment(self, name: str, tags: Mapping[str, str] | None, description: str | None,
                            artifact_location: str | None) -> str:
         db = self.read_db()
-        now = _now_ms()
+        now = now_ms()
         db.execute("BEGIN IMMEDIATE")
         try:
             row = db.execute("SELECT experiment_id FROM experiments WHERE name = ?", (name,)).fetchone()
@@ -297,7 +296,7 @@ class SqliteStore(RunsMixin, PagesMixin, TracesMixin, SqliteRegistryMixin):
         self._refuse_writes()
         self._write_now(
             "UPDATE experiments SET lifecycle = ?, last_update_time = ? WHERE experiment_id = ?",
-            (lifecycle, _now_ms(), int(experiment_id)),
+            (lifecycle, now_ms(), int(experiment_id)),
         )
 
     def _write_now(self, sql: str, args: Sequence[Any]) -> None:
@@ -307,40 +306,6 @@ class SqliteStore(RunsMixin, PagesMixin, TracesMixin, SqliteRegistryMixin):
             raise StoreError(f"cannot write to store {self.db_path!r}: {exc}") from exc
 
     # -- runs: queued writes ---------------------------------------------------------
-
-    def create_run(self, record: RunRecord, tags: Mapping[str, str] | None = None) -> None:
-        """Queue a new run (owned by this process: heartbeats keep it alive) and its tags."""
-        self._refuse_writes()
-        who = record.owner
-        self._new_runs.add(record.run_id)
-        if record.status == RunStatus.RUNNING:
-            self._owned.add(record.run_id)
-        self.writer.put_many([
-            ("run", record.run_id, int(record.experiment_id), record.run_name, record.status,
-             record.start_time, record.parent_run_id, record.user, record.source, record.description,
-             record.context_json, who and who.host, who and who.pid, who and who.start, _now_ms()),
-            *(("tag", record.run_id, k, v) for k, v in (tags or {}).items()),
-        ])
-
-    def update_run(self, run_id: str, fields: Mapping[str, Any]) -> None:
-        """Queue changes to a run's status, end time, name or description."""
-        self._refuse_writes()
-        status = fields.get("status")
-        if status is not None:
-            if status == RunStatus.RUNNING:
-                self._owned.add(run_id)
-                fields = {**fields, **self._owner_fields()}
-            else:
-                self._owned.discard(run_id)
-        self.writer.put(("run_update", run_id, dict(fields)))
-
-    def _owner_fields(self) -> dict[str, Any]:
-        who = owner.current_owner()
-        return {"owner_host": who.host, "owner_pid": who.pid, "owner_start": who.start, "heartbeat": _now_ms()}
-
-    def log_params(self, run_id: str, params: Sequence[tuple[str, str]]) -> None:
-        """Queue write-once params."""
-        self.writer.put_many([("param", run_id, k, v) for k, v in params])
 
     def insert_params(self, run_id: str, params: Sequence[tuple[str, str]]) -> dict[str, str]:
         """Write params now in their own transaction; returns conflicting stored values by key."""
@@ -362,31 +327,6 @@ class SqliteStore(RunsMixin, PagesMixin, TracesMixin, SqliteRegistryMixin):
             raise StoreError(f"cannot write params to store {self.db_path!r}: {exc}") from exc
         return {key: stored for _, key, _, stored in conflicts}
 
-    def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
-        """Queue tags."""
-        self.writer.put_many([("tag", run_id, k, v) for k, v in tags.items()])
-
-    def delete_tag(self, run_id: str, key: str) -> None:
-        """Queue the removal of a tag."""
-        self.writer.put(("tag", run_id, key, None))
-
-    def log_metric(self, run_id: str, key: str, value: float, timestamp: int, step: int | None) -> None:
-        """Queue one metric point (``step=None``: the key's next step, assigned at commit)."""
-        self.writer.put(("metric", run_id, key, value, timestamp, step))
-
-    def log_input(self, run_id: str, name: str, digest: str, context: str | None, shape: str | None,
-                  schema: str | None, source: str | None) -> None:
-        """Queue a dataset input."""
-        self.writer.put(("input", run_id, name, digest, context, shape, schema, source))
-
-    def log_trace(self, trace: Any) -> None:
-        """Queue a finished trace as one write (sized for back-pressure by its ``approx_bytes``)."""
-        self.writer.put(("trace", trace), getattr(trace, "approx_bytes", 2048))
-
-    def log_late_span(self, trace: Any, span: Any) -> None:
-        """Queue a span that ended after its trace was written."""
-        self.writer.put(("late_span", trace, span))
-
     # -- the writer's side -----------------------------------------------------------
 
     def _apply(self, batch: Sequence[tuple]) -> None:
@@ -403,14 +343,6 @@ class SqliteStore(RunsMixin, PagesMixin, TracesMixin, SqliteRegistryMixin):
                 pass
             raise
 
-    def _tick(self) -> None:
-        """Writer thread, about once a second: refresh the heartbeat of runs this process owns."""
-        from logwright import config
-
-        now = time.monotonic()
-        if self._owned and now - self._last_beat >= config.number(config.HEARTBEAT_INTERVAL, 10.0):
-            self._last_beat = now
-            self.writer.put(("heartbeat", _now_ms(), tuple(self._owned)))
 
 
 def _reset_after_fork() -> None:
