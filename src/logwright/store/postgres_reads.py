@@ -196,17 +196,7 @@ class ReadsMixin:
     @reading
     def get_metric_series(self, run_id: str, key: str) -> tuple[array, array, array]:
         """One metric's history as (steps, values, timestamps) arrays, by step then time."""
-        steps, vals, stamps = array("q"), array("d"), array("q")
-        for s, v, t in self.get_metric_blobs(run_id, key):
-            steps.extend(series._unpack("q", s))
-            vals.extend(series._unpack("d", v))
-            stamps.extend(series._unpack("q", t))
-        if steps != array("q", sorted(steps)):
-            order = sorted(range(len(steps)), key=lambda i: (steps[i], stamps[i]))
-            steps = array("q", (steps[i] for i in order))
-            vals = array("d", (vals[i] for i in order))
-            stamps = array("q", (stamps[i] for i in order))
-        return steps, vals, stamps
+        return series.decode_chunks(self.get_metric_blobs(run_id, key))
 
     @reading
     def get_metric_blobs(self, run_id: str, key: str) -> list[tuple[bytes, bytes, bytes]]:

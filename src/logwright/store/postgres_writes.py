@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import struct
-from array import array
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -154,29 +153,10 @@ def _resolve_steps(cur: psycopg.Cursor, rows: list[tuple]) -> list[tuple]:
     return out
 
 
-def _group_points(rows: list[tuple]) -> tuple[dict, dict]:
-    grouped: dict[tuple[str, str], tuple[array, array, array]] = {}
-    latest: dict[tuple[str, str], tuple] = {}
-    for row in rows:
-        run_id, key, value, timestamp, step = row
-        slot = grouped.get((run_id, key))
-        if slot is None:
-            slot = grouped[(run_id, key)] = (array("q"), array("d"), array("q"))
-            latest[(run_id, key)] = row
-        else:
-            best = latest[(run_id, key)]
-            if step > best[4] or (step == best[4] and timestamp >= best[3]):
-                latest[(run_id, key)] = row
-        slot[0].append(step)
-        slot[1].append(value)
-        slot[2].append(timestamp)
-    return grouped, latest
-
-
 def _apply_metrics(cur: psycopg.Cursor, rows: list[tuple]) -> None:
     _lock_series(cur, {(row[0], row[1]) for row in rows})
     rows = _resolve_steps(cur, rows)
-    grouped, latest = _group_points(rows)
+    grouped, latest = series.group_points(rows)
     runs, keys = zip(*grouped, strict=True)
     cur.execute(
         "SELECT DISTINCT ON (c.run_id, c.key) c.run_id, c.key, c.seq, c.n FROM metric_chunks c "
@@ -186,8 +166,8 @@ def _apply_metrics(cur: psycopg.Cursor, rows: list[tuple]) -> None:
     )
     last = {(r, k): (seq, n) for r, k, seq, n in cur.fetchall()}
     appends, inserts = [], []
-    for slot, (steps, vals, stamps) in grouped.items():
-        packed = (len(steps), series._pack("q", steps), series._pack("d", vals), series._pack("q", stamps))
+    for slot, arrays in grouped.items():
+        packed = series.pack_chunk(*arrays)
         found = last.get(slot)
         if found is not None and found[1] + packed[0] <= series.CHUNK_POINTS:
             appends.append((*packed, *slot, found[0]))

@@ -1,5 +1,9 @@
 """Metric histories stored as packed chunks (see ``metric_chunks`` in migrations.py).
 
+``group_points``, ``pack_chunk`` and ``decode_chunks`` touch no database: both the
+SQLite and the PostgreSQL store use them; ``append_points`` and ``read_series`` are
+the SQLite store's statements around them.
+
 A writer batch appends each (run, key)'s new points as one chunk, or into the
 key's last chunk while that holds fewer than ``CHUNK_POINTS`` points, so slow
 loops do not leave one row per point. Arrays are little-endian int64 steps,
@@ -8,10 +12,13 @@ float64 values (NaN and infinities bit-exact) and int64 millisecond timestamps.
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite3
 
 CHUNK_POINTS = 4096
 _SWAP = sys.byteorder != "little"
@@ -33,14 +40,13 @@ def _unpack(kind: str, blob: bytes) -> array:
     return arr
 
 
-def append_points(db: sqlite3.Connection, rows: Sequence[tuple], new_runs: set[str]) -> list[tuple]:
-    """Append ``(run_id, key, value, timestamp, step)`` rows to their series' chunks.
-
-    ``new_runs`` holds runs this process created and whose series it has not written
-    yet: their first chunk is inserted without looking for an earlier one.
+def group_points(rows: Iterable[tuple]) -> tuple[dict[tuple[str, str], tuple[array, array, array]],
+                                                  dict[tuple[str, str], tuple]]:
+    """Group ``(run_id, key, value, timestamp, step)`` rows by series (no database).
 
     Returns:
-        The latest row (highest step, then timestamp) of each series in ``rows``.
+        (grouped, latest): per (run_id, key), the (steps, values, timestamps) arrays in
+        row order, and the latest row (highest step, then timestamp).
     """
     grouped: dict[tuple[str, str], tuple[array, array, array]] = {}
     latest: dict[tuple[str, str], tuple] = {}
@@ -57,10 +63,40 @@ def append_points(db: sqlite3.Connection, rows: Sequence[tuple], new_runs: set[s
         slot[0].append(step)
         slot[1].append(value)
         slot[2].append(timestamp)
-    packed_all = {
-        slot: (len(steps), _pack("q", steps), _pack("d", vals), _pack("q", stamps))
-        for slot, (steps, vals, stamps) in grouped.items()
-    }
+    return grouped, latest
+
+
+def pack_chunk(steps: array, vals: array, stamps: array) -> tuple[int, bytes, bytes, bytes]:
+    """A chunk's stored columns: (n, steps, values, timestamps) as little-endian blobs."""
+    return len(steps), _pack("q", steps), _pack("d", vals), _pack("q", stamps)
+
+
+def decode_chunks(chunks: Iterable[tuple[bytes, bytes, bytes]]) -> tuple[array, array, array]:
+    """Join stored (steps, values, timestamps) blobs, in write order, into arrays ordered by step then time."""
+    steps, vals, stamps = array("q"), array("d"), array("q")
+    for s, v, t in chunks:
+        steps.extend(_unpack("q", s))
+        vals.extend(_unpack("d", v))
+        stamps.extend(_unpack("q", t))
+    if steps != array("q", sorted(steps)):
+        order = sorted(range(len(steps)), key=lambda i: (steps[i], stamps[i]))
+        steps = array("q", (steps[i] for i in order))
+        vals = array("d", (vals[i] for i in order))
+        stamps = array("q", (stamps[i] for i in order))
+    return steps, vals, stamps
+
+
+def append_points(db: sqlite3.Connection, rows: Sequence[tuple], new_runs: set[str]) -> list[tuple]:
+    """Append ``(run_id, key, value, timestamp, step)`` rows to their series' chunks.
+
+    ``new_runs`` holds runs this process created and whose series it has not written
+    yet: their first chunk is inserted without looking for an earlier one.
+
+    Returns:
+        The latest row (highest step, then timestamp) of each series in ``rows``.
+    """
+    grouped, latest = group_points(rows)
+    packed_all = {slot: pack_chunk(*arrays) for slot, arrays in grouped.items()}
     fresh = [(run_id, key, *packed) for (run_id, key), packed in packed_all.items() if run_id in new_runs]
     if fresh:  # one statement for a new run's first points: no look-up of earlier chunks
         cur = db.executemany("INSERT OR IGNORE INTO metric_chunks VALUES (?, ?, 0, ?, ?, ?, ?)", fresh)
@@ -95,21 +131,10 @@ def append_points(db: sqlite3.Connection, rows: Sequence[tuple], new_runs: set[s
 
 def read_series(db: sqlite3.Connection, run_id: str, key: str) -> tuple[array, array, array]:
     """A metric's full history as (steps, values, timestamps) arrays, ordered by step then time."""
-    steps, vals, stamps = array("q"), array("d"), array("q")
-    for s, v, t in db.execute(
+    return decode_chunks(db.execute(
         "SELECT steps, vals, timestamps FROM metric_chunks WHERE run_id = ? AND key = ? ORDER BY seq",
         (run_id, key),
-    ):
-        steps.extend(_unpack("q", s))
-        vals.extend(_unpack("d", v))
-        stamps.extend(_unpack("q", t))
-    if steps != array("q", sorted(steps)):
-        order = sorted(range(len(steps)), key=lambda i: (steps[i], stamps[i]))
-        steps = array("q", (steps[i] for i in order))
-        vals = array("d", (vals[i] for i in order))
-        stamps = array("q", (stamps[i] for i in order))
-    return steps, vals, stamps
-
+    ))
 
 def max_step(db: sqlite3.Connection, run_id: str, key: str) -> int | None:
     """The highest step stored for a series, or None when it has no points."""
