@@ -8,7 +8,6 @@ Mixed into :class:`~logwright.store.postgres.PostgresStore`, which provides ``_a
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import time
@@ -19,7 +18,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from logwright.entities import Dataset, Metric, Run, RunData, RunInfo, Trace
-from logwright.exceptions import ExperimentNotFound, InvalidFilter, LogwrightError, RunNotFound, StoreError
+from logwright.exceptions import ExperimentNotFound, InvalidFilter, RunNotFound, StoreError
 from logwright.search import (
     compile_run_filter,
     compile_run_order_by,
@@ -28,8 +27,8 @@ from logwright.search import (
 )
 from logwright.store import owner, series
 from logwright.store.base import RunRow, RunsPage
+from logwright.store.common import read_errors, runs_page_query, trace_page_query, trace_summary
 from logwright.store.postgres_traces import COLS as TRACE_COLS
-from logwright.store.sqlite_pages import _trace_summary
 from logwright.store.sqlite_traces import _paging, _trace
 
 _REAP_EVERY_S = 5.0
@@ -47,29 +46,21 @@ _LONG_NUMBER = re.compile(r"\d{19,}")
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def reading(fn: _F) -> _F:
-    """Turn failures of a read into the protocol's errors (InvalidFilter for an unrunnable filter)."""
+def _read_error(store: Any, exc: Exception) -> Exception | None:
+    if not isinstance(exc, psycopg.Error):
+        return None
+    state = getattr(exc, "sqlstate", None)
+    if isinstance(exc, psycopg.DataError):
+        if state is None and "NUL" in str(exc):  # refused before it was sent
+            return InvalidFilter("PostgreSQL text cannot hold U+0000 (NUL): nothing stored contains it, "
+                                 "so a value with it cannot be searched for", "", 0)
+    elif (state or "").startswith(_FILTER_STATES):
+        return InvalidFilter(f"the filter is too long, too complex or out of range ({exc})", "", 0)
+    return StoreError(f"store {store.location}: {exc}")
 
-    @functools.wraps(fn)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(self, *args, **kwargs)
-        except LogwrightError:
-            raise
-        except (OverflowError, RecursionError) as exc:
-            raise InvalidFilter(f"the query is too large or holds a number out of range ({exc})", "", 0) from exc
-        except psycopg.DataError as exc:
-            if getattr(exc, "sqlstate", None) is None and "NUL" in str(exc):  # refused before it was sent
-                raise InvalidFilter("PostgreSQL text cannot hold U+0000 (NUL): nothing stored contains it, "
-                                    "so a value with it cannot be searched for", "", 0) from exc
-            raise StoreError(f"store {self.location}: {exc}") from exc
-        except psycopg.Error as exc:
-            state = getattr(exc, "sqlstate", None) or ""
-            if state.startswith(_FILTER_STATES):
-                raise InvalidFilter(f"the filter is too long, too complex or out of range ({exc})", "", 0) from exc
-            raise StoreError(f"store {self.location}: {exc}") from exc
 
-    return wrapper  # type: ignore[return-value]
+reading = read_errors(_read_error)
+"""Turn failures of a read into the protocol's errors (InvalidFilter for an unrunnable filter)."""
 
 
 def _experiment_key(experiment_id: Any) -> int:
@@ -285,19 +276,12 @@ class ReadsMixin:
                     order_by: str | None = None, run_id: str | None = None, offset: int = 0,
                     limit: int = 100) -> tuple[list[dict[str, Any]], int]:
         """A page of trace summaries (newest first by default) and the total that match."""
-        where, args = compile_trace_filter(filter_string, dialect="postgres")
-        order, order_args = compile_trace_order_by([order_by] if order_by else None, dialect="postgres")
-        cond = f"({where})"
-        if experiment_id is not None:
-            cond += " AND t.experiment_id = %s"
-            args = [*args, _experiment_key(experiment_id)]
-        if run_id is not None:
-            cond += " AND t.run_id = %s"
-            args = [*args, run_id]
+        cond, args, order, order_args = trace_page_query(filter_string, order_by, experiment_id, run_id,
+                                                         _experiment_key, "postgres")
         total = self._one(f"SELECT COUNT(*) FROM traces t WHERE {cond}", args)[0]
         rows = self._all(f"SELECT {_SUMMARY_COLS} FROM traces t WHERE {cond} ORDER BY {order} LIMIT %s OFFSET %s",
                          [*args, *order_args, int(limit), int(offset)])
-        return [_trace_summary(r) for r in rows], total
+        return [trace_summary(r) for r in rows], total
 
     # -- the runs table --------------------------------------------------------------------
 
@@ -347,12 +331,7 @@ class ReadsMixin:
         exp_key = _experiment_key(experiment_id)
         grouped = not (filter_string or "").strip()
         self.reap_dead_runs()  # a run whose process died shows KILLED, not RUNNING
-        where, args = compile_run_filter(filter_string, dialect="postgres")
-        order, order_args = compile_run_order_by([order_by] if order_by else None, dialect="postgres")
-        cond = f"({where}) AND r.experiment_id = %s AND r.lifecycle = 'active'"
-        args = [*args, exp_key]
-        if grouped:
-            cond += " AND r.parent_run_id IS NULL"
+        cond, args, order, order_args = runs_page_query(filter_string, order_by, exp_key, grouped, "postgres")
         total = self._one(f"SELECT COUNT(*) FROM runs r WHERE {cond}", args)[0]
         sql = f"SELECT {_ROW_COLS} FROM runs r WHERE {cond} ORDER BY {order} LIMIT %s OFFSET %s"
         rows = [RunRow(*row) for row in self._all(sql, [*args, *order_args, int(limit), int(offset)])]

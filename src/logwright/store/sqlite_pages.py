@@ -20,13 +20,8 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from logwright.exceptions import ExperimentNotFound, InvalidFilter, LogwrightError, StoreError
-from logwright.search import (
-    compile_run_filter,
-    compile_run_order_by,
-    compile_trace_filter,
-    compile_trace_order_by,
-)
 from logwright.store.base import RunRow, RunsPage
+from logwright.store.common import runs_page_query, trace_page_query, trace_summary
 
 _CHUNK = 500
 _RECENT_RUNS_FOR_COLUMNS = 500
@@ -81,25 +76,6 @@ def _store_errors() -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         raise StoreError(f"cannot read the store: {exc}") from exc
-
-
-def _trace_summary(row: Sequence[Any]) -> dict[str, Any]:
-    start, end = row[5], row[6]
-    return {
-        "trace_id": row[0],
-        "experiment_id": str(row[1]),
-        "run_id": row[2],
-        "name": row[3],
-        "status": row[4],
-        "start_ns": start,
-        "end_ns": end,
-        "latency_ms": None if end is None else (end - start) / 1e6,
-        "input_tokens": row[7],
-        "output_tokens": row[8],
-        "total_tokens": row[9],
-        "span_count": row[10],
-        "tags": {},
-    }
 
 
 class PagesMixin:
@@ -217,12 +193,7 @@ class PagesMixin:
         with _store_errors():
             self.reap_dead_runs()  # a run whose process died shows KILLED, not RUNNING
         with _filter_errors(filter_string, order_by):
-            where, args = compile_run_filter(filter_string)
-            order, order_args = compile_run_order_by([order_by] if order_by else None)
-            cond = f"({where}) AND r.experiment_id = ? AND r.lifecycle = 'active'"
-            args = [*args, exp_key]
-            if grouped:
-                cond += " AND r.parent_run_id IS NULL"
+            cond, args, order, order_args = runs_page_query(filter_string, order_by, exp_key, grouped, "sqlite")
             db = self.read_db()
             total = db.execute(f"SELECT COUNT(*) FROM runs r WHERE {cond}", args).fetchone()[0]
             sql = f"SELECT {_RUN_COLS} FROM runs r WHERE {cond} ORDER BY {order} LIMIT ? OFFSET ?"
@@ -305,22 +276,15 @@ class PagesMixin:
             StoreError: the store cannot be read.
         """
         with _filter_errors(filter_string, order_by):
-            where, args = compile_trace_filter(filter_string)
-            order, order_args = compile_trace_order_by([order_by] if order_by else None)
-            cond = f"({where})"
-            if experiment_id is not None:
-                cond += " AND t.experiment_id = ?"
-                args = [*args, _experiment_key(experiment_id)]
-            if run_id is not None:
-                cond += " AND t.run_id = ?"
-                args = [*args, run_id]
+            cond, args, order, order_args = trace_page_query(filter_string, order_by, experiment_id, run_id,
+                                                             _experiment_key, "sqlite")
             db = self.read_db()
             total = db.execute(f"SELECT COUNT(*) FROM traces t WHERE {cond}", args).fetchone()[0]
             rows = db.execute(
                 f"SELECT {_TRACE_COLS} FROM traces t WHERE {cond} ORDER BY {order} LIMIT ? OFFSET ?",
                 [*args, *order_args, int(limit), int(offset)],
             ).fetchall()
-        return [_trace_summary(r) for r in rows], total
+        return [trace_summary(r) for r in rows], total
 
     def trace_counts(self) -> dict[str, int]:
         """Per experiment id: how many traces it has (experiments without any are absent)."""

@@ -7,7 +7,6 @@ and ends as KILLED those whose owner process is gone (see :mod:`logwright.store.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sqlite3
@@ -17,8 +16,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from logwright.entities import Dataset, Metric, Run, RunData, RunInfo
-from logwright.exceptions import InvalidFilter, LogwrightError, RunNotFound, StoreError
+from logwright.exceptions import InvalidFilter, RunNotFound, StoreError
 from logwright.store import owner, series
+from logwright.store.common import read_errors
 
 _CHUNK = 500
 _REAP_EVERY_S = 5.0
@@ -29,23 +29,17 @@ _INFO_COLS = (
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def reading(fn: _F) -> _F:
-    """Turn database failures of a read into StoreError (InvalidFilter for oversized filters)."""
+def _read_error(store: Any, exc: Exception) -> Exception | None:
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    text = str(exc).lower()
+    if "too many" in text or "too large" in text:
+        return InvalidFilter(f"the query is too large or holds a number out of range ({exc})", "", 0)
+    return StoreError(f"store {store.db_path!r}: {exc}")
 
-    @functools.wraps(fn)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(self, *args, **kwargs)
-        except LogwrightError:
-            raise
-        except (sqlite3.Error, OverflowError, RecursionError) as exc:
-            text = str(exc).lower()
-            if isinstance(exc, (OverflowError, RecursionError)) or "too many" in text or "too large" in text:
-                raise InvalidFilter(f"the query is too large or holds a number out of range ({exc})",
-                                    "", 0) from exc
-            raise StoreError(f"store {self.db_path!r}: {exc}") from exc
 
-    return wrapper  # type: ignore[return-value]
+reading = read_errors(_read_error)
+"""Turn database failures of a read into StoreError (InvalidFilter for oversized filters)."""
 
 
 class RunsMixin:

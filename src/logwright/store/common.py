@@ -1,0 +1,131 @@
+"""What the SQLite and the PostgreSQL store share: no database driver is imported here.
+
+The read-error decorator's skeleton (each backend says how its driver's errors map to
+the protocol's), the page queries' filter-and-scope building (each backend gives its
+SQL dialect), trace summaries, and the writer's backend-neutral steps (grouping a
+batch by kind, the write-once param conflict, auto-step numbering).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from logwright.exceptions import InvalidFilter, LogwrightError
+from logwright.search import (
+    compile_run_filter,
+    compile_run_order_by,
+    compile_trace_filter,
+    compile_trace_order_by,
+)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_MARKS = {"sqlite": "?", "postgres": "%s"}
+
+
+def read_errors(translate: Callable[[Any, Exception], Exception | None]) -> Callable[[_F], _F]:
+    """A decorator for a store's read methods that turns failures into the protocol's errors.
+
+    Protocol errors pass through; ``OverflowError`` and ``RecursionError`` (a filter too
+    deep or holding a number out of range) become ``InvalidFilter``; any other exception
+    goes to ``translate(store, exc)``, whose answer is raised from it (None: re-raised).
+
+    Args:
+        translate: the backend's mapping of its driver's errors.
+
+    Returns:
+        The decorator.
+    """
+
+    def decorate(fn: _F) -> _F:
+        @functools.wraps(fn)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(self, *args, **kwargs)
+            except LogwrightError:
+                raise
+            except (OverflowError, RecursionError) as exc:
+                raise InvalidFilter(f"the query is too large or holds a number out of range ({exc})",
+                                    "", 0) from exc
+            except Exception as exc:
+                error = translate(self, exc)
+                if error is None:
+                    raise
+                raise error from exc
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def trace_page_query(filter_string: str | None, order_by: str | None, experiment_id: str | None,
+                     run_id: str | None, experiment_key: Callable[[str], int],
+                     dialect: str) -> tuple[str, list, str, list]:
+    """The WHERE condition and ORDER BY of a traces page, over ``traces`` aliased ``t``.
+
+    Args:
+        filter_string: the trace filter language, or None.
+        order_by: one order clause, or None.
+        experiment_id: only this experiment's traces, or None.
+        run_id: only this run's traces, or None.
+        experiment_key: the backend's experiment id check (raises ExperimentNotFound).
+        dialect: ``sqlite`` or ``postgres``.
+
+    Returns:
+        (condition, its args, order, the order's args).
+    """
+    mark = _MARKS[dialect]
+    where, args = compile_trace_filter(filter_string, dialect=dialect)
+    order, order_args = compile_trace_order_by([order_by] if order_by else None, dialect=dialect)
+    cond = f"({where})"
+    if experiment_id is not None:
+        cond += f" AND t.experiment_id = {mark}"
+        args = [*args, experiment_key(experiment_id)]
+    if run_id is not None:
+        cond += f" AND t.run_id = {mark}"
+        args = [*args, run_id]
+    return cond, args, order, order_args
+
+
+def runs_page_query(filter_string: str | None, order_by: str | None, exp_key: int, grouped: bool,
+                    dialect: str) -> tuple[str, list, str, list]:
+    """The WHERE condition and ORDER BY of a runs page, over ``runs`` aliased ``r``.
+
+    Args:
+        filter_string: the run filter language, or None.
+        order_by: one order clause, or None.
+        exp_key: the experiment's key.
+        grouped: only top-level runs (their children are attached afterwards).
+        dialect: ``sqlite`` or ``postgres``.
+
+    Returns:
+        (condition, its args, order, the order's args).
+    """
+    where, args = compile_run_filter(filter_string, dialect=dialect)
+    order, order_args = compile_run_order_by([order_by] if order_by else None, dialect=dialect)
+    cond = f"({where}) AND r.experiment_id = {_MARKS[dialect]} AND r.lifecycle = 'active'"
+    args = [*args, exp_key]
+    if grouped:
+        cond += " AND r.parent_run_id IS NULL"
+    return cond, args, order, order_args
+
+
+def trace_summary(row: Sequence[Any]) -> dict[str, Any]:
+    """A traces-page row (trace_id .. span_count) as the summary dict the UI shows."""
+    start, end = row[5], row[6]
+    return {
+        "trace_id": row[0],
+        "experiment_id": str(row[1]),
+        "run_id": row[2],
+        "name": row[3],
+        "status": row[4],
+        "start_ns": start,
+        "end_ns": end,
+        "latency_ms": None if end is None else (end - start) / 1e6,
+        "input_tokens": row[7],
+        "output_tokens": row[8],
+        "total_tokens": row[9],
+        "span_count": row[10],
+        "tags": {},
+    }
