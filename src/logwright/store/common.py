@@ -8,11 +8,14 @@ batch by kind, the write-once param conflict, auto-step numbering).
 
 from __future__ import annotations
 
+import datetime
 import functools
-from collections.abc import Callable, Sequence
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from logwright.exceptions import InvalidFilter, LogwrightError
+from logwright.exceptions import InvalidFilter, LogwrightError, ParamConflict
 from logwright.search import (
     compile_run_filter,
     compile_run_order_by,
@@ -129,3 +132,74 @@ def trace_summary(row: Sequence[Any]) -> dict[str, Any]:
         "span_count": row[10],
         "tags": {},
     }
+
+
+# -- the writer ------------------------------------------------------------------------
+
+
+def group_ops(batch: Iterable[tuple]) -> dict[str, list[tuple]]:
+    """A writer batch's operations by kind (``op[0]``), each kind's rows (``op[1:]``) in queue order."""
+    groups: dict[str, list[tuple]] = {}
+    for op in batch:
+        groups.setdefault(op[0], []).append(op[1:])
+    return groups
+
+
+def param_conflict(conflicts: Sequence[tuple]) -> ParamConflict:
+    """The error for the first (run_id, key, value, stored) write-once param conflict."""
+    run_id, key, value, stored = conflicts[0]
+    return ParamConflict(
+        f"param {key!r} was already logged as {stored!r} in run {run_id} by another process; "
+        f"{value!r} was not stored (params are write-once)"
+    )
+
+
+def number_steps(rows: Iterable[tuple], stored_next: Callable[[tuple[str, str]], int]) -> list[tuple]:
+    """Give each ``(run_id, key, value, timestamp, step)`` row logged without a step its key's next step.
+
+    The next step is one past the highest step stored or seen so far, in queue order.
+
+    Args:
+        rows: the metric rows, ``step`` None where it is to be numbered.
+        stored_next: for a (run_id, key) first met, one past its highest stored step (0 if none).
+
+    Returns:
+        The rows, each with a step.
+    """
+    nxt: dict[tuple[str, str], int] = {}
+    out = []
+    for row in rows:
+        slot = (row[0], row[1])
+        n = nxt.get(slot)
+        if n is None:
+            n = stored_next(slot)
+        step = row[4]
+        if step is None:
+            step = n
+            row = (row[0], row[1], row[2], row[3], step)
+        nxt[slot] = max(n, step + 1)
+        out.append(row)
+    return out
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with every container made a JSON list or object and anything else unknown its repr."""
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    return repr(value)
+
+
+def rejected_line(op: tuple, exc: BaseException) -> str:
+    """The ``rejected.jsonl`` line (no newline) recording a set-aside writer operation."""
+    record = {
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "pid": os.getpid(),
+        "op": op[0],
+        "args": jsonable(op[1:]),
+        "error": f"{type(exc).__name__}: {exc}",
+    }
+    return json.dumps(record, ensure_ascii=True, default=repr)

@@ -19,8 +19,8 @@ from typing import Any
 
 import psycopg
 
-from logwright.exceptions import ParamConflict
 from logwright.store import series
+from logwright.store.common import group_ops, number_steps, param_conflict
 from logwright.store.writer import OP, TRANSIENT
 
 _logger = logging.getLogger(__name__)
@@ -51,9 +51,7 @@ def classify(exc: BaseException) -> str:
 
 def apply_batch(conn: psycopg.Connection, batch: Sequence[tuple]) -> None:
     """Apply a batch in one transaction (rolled back on any failure)."""
-    groups: dict[str, list[tuple]] = {}
-    for op in batch:
-        groups.setdefault(op[0], []).append(op[1:])
+    groups = group_ops(batch)
     with conn.transaction(), conn.cursor() as cur:
         for kind, apply in _APPLY.items():  # fixed order: a run exists before its updates
             rows = groups.pop(kind, None)
@@ -95,11 +93,7 @@ def insert_params(cur: psycopg.Cursor, rows: Sequence[tuple]) -> list[tuple]:
 def _apply_params(cur: psycopg.Cursor, rows: list[tuple]) -> None:
     conflicts = insert_params(cur, rows)
     if conflicts:
-        run_id, key, value, stored = conflicts[0]
-        raise ParamConflict(
-            f"param {key!r} was already logged as {stored!r} in run {run_id} by another process; "
-            f"{value!r} was not stored (params are write-once)"
-        )
+        raise param_conflict(conflicts)
 
 
 _UPSERT_TAG = ("INSERT INTO tags VALUES (%s, %s, %s) ON CONFLICT (run_id, key) "
@@ -139,18 +133,8 @@ def _resolve_steps(cur: psycopg.Cursor, rows: list[tuple]) -> list[tuple]:
         "ON m.run_id = u.r AND m.key = u.k",
         (list(runs), list(keys)),
     )
-    nxt = {(r, k): s + 1 for r, k, s in cur.fetchall()}
-    out = []
-    for row in rows:
-        slot = (row[0], row[1])
-        n = nxt.get(slot, 0)
-        step = row[4]
-        if step is None:
-            step = n
-            row = (row[0], row[1], row[2], row[3], step)
-        nxt[slot] = max(n, step + 1)
-        out.append(row)
-    return out
+    stored = {(r, k): s + 1 for r, k, s in cur.fetchall()}
+    return number_steps(rows, lambda slot: stored.get(slot, 0))
 
 
 def _apply_metrics(cur: psycopg.Cursor, rows: list[tuple]) -> None:

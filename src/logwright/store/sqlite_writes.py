@@ -13,17 +13,14 @@ span)``, ``("heartbeat", time_ms, run_ids)``, ``("reap", run_id, end_time)``.
 
 from __future__ import annotations
 
-import datetime
-import json
 import logging
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
 
-from logwright.exceptions import ParamConflict
 from logwright.store import series, sqlite_traces
+from logwright.store.common import group_ops, jsonable, number_steps, param_conflict, rejected_line
 from logwright.store.writer import OP, TRANSIENT
 
 _logger = logging.getLogger(__name__)
@@ -54,14 +51,7 @@ def classify(exc: BaseException) -> str:
     return OP
 
 
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return repr(value)
+_jsonable = jsonable  # the PostgreSQL store's rejecter still reads it here
 
 
 def make_rejecter(folder: str, describe: str) -> Callable[[tuple, BaseException], None]:
@@ -69,14 +59,7 @@ def make_rejecter(folder: str, describe: str) -> Callable[[tuple, BaseException]
     path = os.path.join(folder, "rejected.jsonl")
 
     def reject(op: tuple, exc: BaseException) -> None:
-        record = {
-            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "pid": os.getpid(),
-            "op": op[0],
-            "args": _jsonable(op[1:]),
-            "error": f"{type(exc).__name__}: {exc}",
-        }
-        line = json.dumps(record, ensure_ascii=True, default=repr)
+        line = rejected_line(op, exc)
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
         key = (op[0], type(exc).__name__)
@@ -94,9 +77,7 @@ def make_rejecter(folder: str, describe: str) -> Callable[[tuple, BaseException]
 
 def apply_batch(db: sqlite3.Connection, batch: Sequence[tuple], new_runs: set[str]) -> None:
     """Apply a batch in one ``BEGIN IMMEDIATE`` transaction (rolled back on any failure)."""
-    groups: dict[str, list[tuple]] = {}
-    for op in batch:
-        groups.setdefault(op[0], []).append(op[1:])
+    groups = group_ops(batch)
     db.execute("BEGIN IMMEDIATE")
     try:
         for kind, apply in _APPLY.items():  # fixed order: a run exists before its updates
@@ -135,11 +116,7 @@ def _apply_run_updates(db: sqlite3.Connection, rows: list[tuple]) -> None:
 def _apply_params(db: sqlite3.Connection, rows: list[tuple]) -> None:
     conflicts = insert_params(db, rows)
     if conflicts:
-        run_id, key, value, stored = conflicts[0]
-        raise ParamConflict(
-            f"param {key!r} was already logged as {stored!r} in run {run_id} by another process; "
-            f"{value!r} was not stored (params are write-once)"
-        )
+        raise param_conflict(conflicts)
 
 
 def insert_params(db: sqlite3.Connection, rows: Sequence[tuple]) -> list[tuple]:
@@ -172,23 +149,12 @@ def _resolve_steps(db: sqlite3.Connection, rows: list[tuple]) -> list[tuple]:
     """
     if all(row[4] is not None for row in rows):
         return rows
-    nxt: dict[tuple[str, str], int] = {}
-    out = []
-    for row in rows:
-        slot = (row[0], row[1])
-        n = nxt.get(slot)
-        if n is None:
-            found = db.execute(
-                "SELECT step FROM latest_metrics WHERE run_id = ? AND key = ?", slot
-            ).fetchone()
-            n = 0 if found is None else found[0] + 1
-        step = row[4]
-        if step is None:
-            step = n
-            row = (row[0], row[1], row[2], row[3], step)
-        nxt[slot] = max(n, step + 1)
-        out.append(row)
-    return out
+
+    def stored_next(slot: tuple[str, str]) -> int:
+        found = db.execute("SELECT step FROM latest_metrics WHERE run_id = ? AND key = ?", slot).fetchone()
+        return 0 if found is None else found[0] + 1
+
+    return number_steps(rows, stored_next)
 
 
 def _apply_metrics(db: sqlite3.Connection, rows: list[tuple], new_runs: set[str]) -> None:
