@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+from logwright.entities import RunInfo
 from logwright.exceptions import InvalidFilter, LogwrightError, ParamConflict
 from logwright.search import (
     compile_run_filter,
@@ -22,6 +23,7 @@ from logwright.search import (
     compile_trace_filter,
     compile_trace_order_by,
 )
+from logwright.store.base import RunRow
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _MARKS = {"sqlite": "?", "postgres": "%s"}
@@ -203,3 +205,32 @@ def rejected_line(op: tuple, exc: BaseException) -> str:
         "error": f"{type(exc).__name__}: {exc}",
     }
     return json.dumps(record, ensure_ascii=True, default=repr)
+
+
+# -- rows ------------------------------------------------------------------------------
+
+
+def run_info(row: Sequence[Any], artifact_uri: str) -> RunInfo:
+    """A ``RunInfo`` from a runs row (run_id, experiment_id, run_name, status, start_time, end_time,
+    parent_run_id, lifecycle, user, source, description, ...)."""
+    return RunInfo(
+        run_id=row[0], experiment_id=str(row[1]), run_name=row[2], status=row[3], start_time=row[4],
+        end_time=row[5], parent_run_id=row[6], artifact_uri=artifact_uri,
+        lifecycle_stage=row[7], user=row[8], source=row[9], description=row[10],
+    )
+
+
+def attach_children(by_id: dict[str, RunRow], rows: Iterable[Sequence[Any]], most: int) -> list[RunRow]:
+    """Attach child rows (oldest first) to their parents in ``by_id``, at most ``most`` each.
+
+    Returns:
+        The children attached.
+    """
+    children = []
+    for row in rows:
+        child = RunRow(*row)
+        parent = by_id[child.parent_run_id]
+        if len(parent.children) < most:
+            parent.children.append(child)
+            children.append(child)
+    return children

@@ -27,7 +27,14 @@ from logwright.search import (
 )
 from logwright.store import owner, series
 from logwright.store.base import RunRow, RunsPage
-from logwright.store.common import read_errors, runs_page_query, trace_page_query, trace_summary
+from logwright.store.common import (
+    attach_children,
+    read_errors,
+    run_info,
+    runs_page_query,
+    trace_page_query,
+    trace_summary,
+)
 from logwright.store.postgres_traces import COLS as TRACE_COLS
 from logwright.store.sqlite_traces import _paging, _trace
 
@@ -91,11 +98,7 @@ class ReadsMixin:
         return f"{location.rstrip('/')}/{run_id}"
 
     def _info(self, row: tuple) -> RunInfo:
-        return RunInfo(
-            run_id=row[0], experiment_id=str(row[1]), run_name=row[2], status=row[3], start_time=row[4],
-            end_time=row[5], parent_run_id=row[6], artifact_uri=self.artifact_dir(row[1], row[0]),
-            lifecycle_stage=row[7], user=row[8], source=row[9], description=row[10],
-        )
+        return run_info(row, self.artifact_dir(row[1], row[0]))
 
     # -- crashed runs ------------------------------------------------------------------
 
@@ -313,15 +316,9 @@ class ReadsMixin:
         for pid, n in self._all("SELECT parent_run_id, COUNT(*) FROM runs WHERE parent_run_id = ANY(%s) "
                                 "AND lifecycle = 'active' GROUP BY parent_run_id", (ids,)):
             by_id[pid].child_count = n
-        children = []
-        for row in self._all(f"SELECT {_ROW_COLS} FROM runs r WHERE r.parent_run_id = ANY(%s) "
-                             "AND r.lifecycle = 'active' ORDER BY r.start_time LIMIT %s", (ids, _MAX_CHILDREN * len(ids))):
-            child = RunRow(*row)
-            parent = by_id[child.parent_run_id]
-            if len(parent.children) < _MAX_CHILDREN:
-                parent.children.append(child)
-                children.append(child)
-        return children
+        rows = self._all(f"SELECT {_ROW_COLS} FROM runs r WHERE r.parent_run_id = ANY(%s) "
+                         "AND r.lifecycle = 'active' ORDER BY r.start_time LIMIT %s", (ids, _MAX_CHILDREN * len(ids)))
+        return attach_children(by_id, rows, _MAX_CHILDREN)
 
     @reading
     def runs_page(self, experiment_id: str, filter_string: str | None, order_by: str | None,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from logwright.exceptions import ExperimentNotFound, InvalidFilter, LogwrightError, StoreError
 from logwright.store.base import RunRow, RunsPage
-from logwright.store.common import runs_page_query, trace_page_query, trace_summary
+from logwright.store.common import attach_children, runs_page_query, trace_page_query, trace_summary
 
 _CHUNK = 500
 _RECENT_RUNS_FOR_COLUMNS = 500
@@ -143,18 +143,11 @@ class PagesMixin:
         )
         for pid, n in counts:
             by_id[pid].child_count = n
-        children = []
         sql = (
             f"SELECT {_RUN_COLS} FROM runs r WHERE r.parent_run_id IN ({_marks(ids)}) "
             "AND r.lifecycle = 'active' ORDER BY r.start_time LIMIT ?"
         )
-        for row in db.execute(sql, [*ids, _MAX_CHILDREN * len(ids)]):
-            child = RunRow(*row)
-            parent = by_id[child.parent_run_id]
-            if len(parent.children) < _MAX_CHILDREN:
-                parent.children.append(child)
-                children.append(child)
-        return children
+        return attach_children(by_id, db.execute(sql, [*ids, _MAX_CHILDREN * len(ids)]), _MAX_CHILDREN)
 
     def runs_page(
         self,

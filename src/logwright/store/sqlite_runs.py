@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from logwright.entities import Dataset, Metric, Run, RunData, RunInfo
 from logwright.exceptions import InvalidFilter, RunNotFound, StoreError
 from logwright.store import owner, series
-from logwright.store.common import read_errors
+from logwright.store.common import read_errors, run_info
 
 _CHUNK = 500
 _REAP_EVERY_S = 5.0
@@ -63,11 +63,7 @@ class RunsMixin:
         return os.path.join(location, run_id)
 
     def _info(self, row: tuple) -> RunInfo:
-        return RunInfo(
-            run_id=row[0], experiment_id=str(row[1]), run_name=row[2], status=row[3], start_time=row[4],
-            end_time=row[5], parent_run_id=row[6], artifact_uri=self.artifact_dir(row[1], row[0]),
-            lifecycle_stage=row[7], user=row[8], source=row[9], description=row[10],
-        )
+        return run_info(row, self.artifact_dir(row[1], row[0]))
 
     # -- crashed runs ------------------------------------------------------------------
 
