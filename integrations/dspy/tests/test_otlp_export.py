@@ -12,19 +12,13 @@ import pytest
 from dspy.utils import DummyLM
 
 import logwright
-from logwright import tracing
-from logwright.testing.otlp_sink import OtlpSink
 
 CLIENT, INTERNAL = 3, 1
 
 
 @pytest.fixture
-def sink(tmp_path, monkeypatch):
-    monkeypatch.setenv("LOGWRIGHT_OTLP_SPOOL", str(tmp_path / "spool"))
-    with OtlpSink() as receiver:
-        tracing.configure(otlp_endpoint=receiver.url)
-        yield receiver
-        tracing.configure(otlp_endpoint="")
+def sink(otlp_sink):
+    return otlp_sink
 
 
 def _exported(sink):

@@ -21,20 +21,14 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.vectorstores import InMemoryVectorStore
 
 import logwright
-from logwright import tracing
-from logwright.testing.otlp_sink import OtlpSink
 
 PROMPT = ChatPromptTemplate.from_messages([("system", "Be brief."), ("human", "{question}")])
 CLIENT, INTERNAL = 3, 1
 
 
 @pytest.fixture
-def sink(tmp_path, monkeypatch):
-    monkeypatch.setenv("LOGWRIGHT_OTLP_SPOOL", str(tmp_path / "spool"))
-    with OtlpSink() as receiver:
-        tracing.configure(otlp_endpoint=receiver.url)
-        yield receiver
-        tracing.configure(otlp_endpoint="")
+def sink(otlp_sink):
+    return otlp_sink
 
 
 def _exported(sink):

@@ -33,7 +33,7 @@ from logwright.store import postgres_writes, sqlite_writes
 from logwright.store.postgres_migrations import migrate
 from logwright.store.postgres_reads import ReadsMixin, reading
 from logwright.store.postgres_registry import PostgresRegistryMixin
-from logwright.store.queued import QueuedWritesMixin, now_ms
+from logwright.store.queued import ExperimentLocationsMixin, QueuedWritesMixin, now_ms
 from logwright.store.writer import Writer
 
 _logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def redact(uri: str) -> str:
     return f"{head}{sep}{creds.split(':', 1)[0]}:***@{host}"
 
 
-class PostgresStore(QueuedWritesMixin, ReadsMixin, PostgresRegistryMixin):
+class PostgresStore(QueuedWritesMixin, ExperimentLocationsMixin, ReadsMixin, PostgresRegistryMixin):
     """Tracking store in a PostgreSQL database (see :class:`~logwright.store.base.Store`).
 
     Args:
@@ -207,14 +207,6 @@ class PostgresStore(QueuedWritesMixin, ReadsMixin, PostgresRegistryMixin):
         location = row[6] or f"{self.artifact_root.rstrip('/')}/{exp_id}"
         return Experiment(experiment_id=exp_id, name=row[1], lifecycle_stage=row[2], description=row[3], tags=tags,
                           creation_time=row[4], last_update_time=row[5], artifact_location=location)
-
-    def experiment_location(self, experiment_id: str) -> str:
-        """Where an experiment's run artifact folders live (cached: it never changes)."""
-        exp_id = str(experiment_id)
-        location = self._locations.get(exp_id)
-        if location is None:
-            location = self._locations[exp_id] = self.get_experiment(exp_id).artifact_location
-        return location
 
     @reading
     def get_experiment(self, experiment_id: str) -> Experiment:

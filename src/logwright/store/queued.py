@@ -105,3 +105,17 @@ class QueuedWritesMixin:
         if self._owned and now - self._last_beat >= config.number(config.HEARTBEAT_INTERVAL, 10.0):
             self._last_beat = now
             self.writer.put(("heartbeat", now_ms(), tuple(self._owned)))
+
+
+class ExperimentLocationsMixin:
+    """``experiment_location`` of the Store protocol, cached (a location never changes)."""
+
+    _locations: dict[str, str]
+
+    def experiment_location(self, experiment_id: str) -> str:
+        """Where an experiment's run artifact folders live (cached: it never changes)."""
+        exp_id = str(experiment_id)
+        location = self._locations.get(exp_id)
+        if location is None:
+            location = self._locations[exp_id] = self.get_experiment(exp_id).artifact_location  # type: ignore[attr-defined]
+        return location

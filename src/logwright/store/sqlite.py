@@ -22,7 +22,7 @@ from logwright.entities import Experiment
 from logwright.exceptions import ExperimentNotFound, StoreError
 from logwright.store import sqlite_writes
 from logwright.store.migrations import SCHEMA_VERSION, migrate, schema_version
-from logwright.store.queued import QueuedWritesMixin, now_ms
+from logwright.store.queued import ExperimentLocationsMixin, QueuedWritesMixin, now_ms
 from logwright.store.sqlite_pages import PagesMixin
 from logwright.store.sqlite_registry import SqliteRegistryMixin
 from logwright.store.sqlite_runs import RunsMixin, reading
@@ -60,7 +60,7 @@ def _writable(db_path: str) -> bool:
     return True
 
 
-class SqliteStore(QueuedWritesMixin, RunsMixin, PagesMixin, TracesMixin, SqliteRegistryMixin):
+class SqliteStore(QueuedWritesMixin, ExperimentLocationsMixin, RunsMixin, PagesMixin, TracesMixin, SqliteRegistryMixin):
     """Tracking store over one SQLite file (see :class:`~logwright.store.base.Store`).
 
     Args:
@@ -239,14 +239,6 @@ class SqliteStore(QueuedWritesMixin, RunsMixin, PagesMixin, TracesMixin, SqliteR
         )
 
     _EXP_COLS = "experiment_id, name, lifecycle, description, creation_time, last_update_time, artifact_location"
-
-    def experiment_location(self, experiment_id: str) -> str:
-        """Where an experiment's run artifact folders live (cached: it never changes)."""
-        exp_id = str(experiment_id)
-        location = self._locations.get(exp_id)
-        if location is None:
-            location = self._locations[exp_id] = self.get_experiment(exp_id).artifact_location
-        return location
 
     @reading
     def get_experiment(self, experiment_id: str) -> Experiment:

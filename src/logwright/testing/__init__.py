@@ -51,6 +51,23 @@ def tmp_store(request, tmp_path, monkeypatch) -> Iterator[str]:
 
 
 @pytest.fixture
+def otlp_sink(tmp_path, monkeypatch) -> Iterator[object]:
+    """A local OTLP/HTTP receiver (``logwright.testing.otlp_sink.OtlpSink``) logwright exports to.
+
+    The export spool goes to ``tmp_path``; export is switched off again afterwards.
+    Needs ``logwright[otel]`` (imported only when a test asks for this fixture).
+    """
+    from logwright import tracing
+    from logwright.testing.otlp_sink import OtlpSink
+
+    monkeypatch.setenv("LOGWRIGHT_OTLP_SPOOL", str(tmp_path / "spool"))
+    with OtlpSink() as receiver:
+        tracing.configure(otlp_endpoint=receiver.url)
+        yield receiver
+        tracing.configure(otlp_endpoint="")
+
+
+@pytest.fixture
 def traces() -> TraceReader:
     """Read back and check traces: ``traces.one()``, ``traces.tree(t)``, ``traces.check_complete(t)``."""
     return TraceReader()
