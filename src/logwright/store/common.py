@@ -147,6 +147,21 @@ def group_ops(batch: Iterable[tuple]) -> dict[str, list[tuple]]:
     return groups
 
 
+UPDATABLE_RUN_FIELDS = frozenset({"status", "end_time", "run_name", "description", "owner_host", "owner_pid",
+                                  "owner_start", "heartbeat"})
+
+
+def run_update_columns(fields: dict[str, Any]) -> list[str]:
+    """The columns a queued run update sets; raises ValueError for one a run update may not touch.
+
+    Column names go into the SQL text, so only these known names are ever accepted.
+    """
+    unknown = set(fields) - UPDATABLE_RUN_FIELDS
+    if unknown:
+        raise ValueError(f"cannot update run field(s) {sorted(unknown)}")
+    return list(fields)
+
+
 def param_conflict(conflicts: Sequence[tuple]) -> ParamConflict:
     """The error for the first (run_id, key, value, stored) write-once param conflict."""
     run_id, key, value, stored = conflicts[0]

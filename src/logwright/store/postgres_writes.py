@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from logwright.store import series
-from logwright.store.common import group_ops, number_steps, param_conflict
+from logwright.store.common import group_ops, number_steps, param_conflict, run_update_columns
 from logwright.store.writer import OP, TRANSIENT
 
 _logger = logging.getLogger(__name__)
@@ -33,8 +33,6 @@ RUN_COLS = (
 # deadlock), resources (53: disk full, memory, connections), operator (57: shutdown,
 # restart), system (58: I/O), and 55P03 (lock not available).
 _TRANSIENT_CLASSES = ("08", "40", "53", "57", "58")
-_UPDATABLE = {"status", "end_time", "run_name", "description", "owner_host", "owner_pid", "owner_start",
-              "heartbeat"}
 
 
 def classify(exc: BaseException) -> str:
@@ -71,10 +69,7 @@ def _apply_runs(cur: psycopg.Cursor, rows: list[tuple]) -> None:
 
 def _apply_run_updates(cur: psycopg.Cursor, rows: list[tuple]) -> None:
     for run_id, fields in rows:
-        unknown = set(fields) - _UPDATABLE
-        if unknown:
-            raise ValueError(f"cannot update run field(s) {sorted(unknown)}")
-        cols = ", ".join(f"{name} = %s" for name in fields)
+        cols = ", ".join(f"{name} = %s" for name in run_update_columns(fields))
         cur.execute(f"UPDATE runs SET {cols} WHERE run_id = %s", [*fields.values(), run_id])
 
 

@@ -20,7 +20,14 @@ import threading
 from collections.abc import Callable, Sequence
 
 from logwright.store import series, sqlite_traces
-from logwright.store.common import group_ops, jsonable, number_steps, param_conflict, rejected_line
+from logwright.store.common import (
+    group_ops,
+    jsonable,
+    number_steps,
+    param_conflict,
+    rejected_line,
+    run_update_columns,
+)
 from logwright.store.writer import OP, TRANSIENT
 
 _logger = logging.getLogger(__name__)
@@ -109,7 +116,7 @@ def _apply_runs(db: sqlite3.Connection, rows: list[tuple]) -> None:
 
 def _apply_run_updates(db: sqlite3.Connection, rows: list[tuple]) -> None:
     for run_id, fields in rows:
-        cols = ", ".join(f"{name} = ?" for name in fields)
+        cols = ", ".join(f"{name} = ?" for name in run_update_columns(fields))
         db.execute(f"UPDATE runs SET {cols} WHERE run_id = ?", [*fields.values(), run_id])
 
 
