@@ -18,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 import logwright as lw
 from logwright.artifacts import ArtifactUploadError, for_uri
 from logwright.models import register_flavour
+from logwright.testing.artifacts import artifact_files
 
 
 def _model(seed: int = 0) -> tuple[LogisticRegression, np.ndarray]:
@@ -27,14 +28,6 @@ def _model(seed: int = 0) -> tuple[LogisticRegression, np.ndarray]:
     return LogisticRegression().fit(X, y), X
 
 
-def _files(run_id: str) -> dict[str, bytes]:
-    """Every artifact file of a run and its bytes, read through the run's repository."""
-    repo = lw.Client().artifacts(run_id)
-    out = {}
-    for info in repo.walk():
-        with repo.open(info.path) as fh:
-            out[info.path] = fh.read()
-    return out
 
 
 def test_artifact_uri_is_recorded_per_experiment(artifact_backend):
@@ -71,7 +64,7 @@ def test_log_list_download_round_trip(artifact_backend, tmp_path):
     assert open(os.path.join(got, "a.csv"), "rb").read() == b"x,y\n1,2\n"
     one = client.download_artifacts(rid, "notes/hello.txt", str(tmp_path / "one"))
     assert open(one, encoding="utf-8").read() == "héllo"
-    assert json.loads(_files(rid)["config.json"])["lr"] == 0.1
+    assert json.loads(artifact_files(rid)["config.json"])["lr"] == 0.1
     with pytest.raises(FileNotFoundError):
         client.download_artifacts(rid, "missing.txt", str(tmp_path / "none"))
     with pytest.raises(ValueError, match="escapes"):
@@ -89,7 +82,7 @@ def test_log_figure(artifact_backend):
     with lw.start_run() as run:
         assert lw.log_figure(fig, "plots/curve.png") == "plots/curve.png"
     plt.close(fig)
-    data = _files(run.info.run_id)["plots/curve.png"]
+    data = artifact_files(run.info.run_id)["plots/curve.png"]
     assert data.startswith(b"\x89PNG")
 
 
@@ -100,7 +93,7 @@ def test_sklearn_model_round_trip_and_replace(artifact_backend):
         again, _ = _model(seed=1)
         lw.log_model(again, "models/clf", serialization="pickle")
     rid = run.info.run_id
-    files = _files(rid)
+    files = artifact_files(rid)
     assert sorted(p for p in files if p.startswith("models/")) == ["models/clf/MODEL.json", "models/clf/model.pkl"]
     assert json.loads(files["models/clf/MODEL.json"])["artifact_path"] == "models/clf"
     assert np.array_equal(lw.load_model(info.model_uri).predict(X), again.predict(X))

@@ -18,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 
 import logwright as lw
 from logwright.models import register_flavour
+from logwright.testing.artifacts import artifact_files
 
 
 def _tree(root) -> dict[str, object]:
@@ -48,14 +49,6 @@ def _root(run_id: str) -> str:
     return lw.Client().artifacts(run_id).path()
 
 
-def _files(run_id: str) -> dict[str, bytes]:
-    """Every artifact file of a run and its bytes, read through its repository (local or S3)."""
-    repo = lw.Client().artifacts(run_id)
-    out = {}
-    for info in repo.walk():
-        with repo.open(info.path) as fh:
-            out[info.path] = fh.read()
-    return out
 
 
 @pytest.fixture
@@ -112,11 +105,11 @@ BAD_NAMES = [
 
 @pytest.mark.parametrize(("name", "error", "match"), BAD_NAMES)
 def test_bad_model_name_is_refused_before_anything_is_touched(any_run, name, error, match):
-    before = _files(any_run.info.run_id)
+    before = artifact_files(any_run.info.run_id)
     model, _ = _model(1)
     with pytest.raises(error, match=match):
         lw.log_model(model, name)
-    assert _files(any_run.info.run_id) == before
+    assert artifact_files(any_run.info.run_id) == before
     assert lw.load_model(f"runs:/{any_run.info.run_id}/model") is not None
 
 
@@ -130,18 +123,18 @@ def test_bad_model_name_without_active_run_starts_no_run(tmp_store):
 
 @pytest.mark.parametrize("taken", ["notes", "notes/kept.txt"])
 def test_model_name_held_by_other_artifacts_is_refused(any_run, taken):
-    before = _files(any_run.info.run_id)
+    before = artifact_files(any_run.info.run_id)
     with pytest.raises(FileExistsError, match=repr(taken)):
         lw.log_model(_model()[0], taken)
-    assert _files(any_run.info.run_id) == before
+    assert artifact_files(any_run.info.run_id) == before
 
 
 def test_logging_a_model_again_replaces_it_whole(any_run, artifact_backend):
     rid = any_run.info.run_id
-    first = {k: v for k, v in _files(rid).items() if k.startswith("model/")}
+    first = {k: v for k, v in artifact_files(rid).items() if k.startswith("model/")}
     model, X = _model(seed=1)
     info = lw.log_model(model, "model", serialization="pickle")
-    now = {k: v for k, v in _files(rid).items() if k.startswith("model/")}
+    now = {k: v for k, v in artifact_files(rid).items() if k.startswith("model/")}
     assert sorted(now) == ["model/MODEL.json", "model/model.pkl"]  # no stale file of the first one
     assert first != now
     assert np.array_equal(lw.load_model(info.model_uri).predict(X), model.predict(X))
@@ -150,12 +143,12 @@ def test_logging_a_model_again_replaces_it_whole(any_run, artifact_backend):
 
 
 def test_failing_save_leaves_the_old_model_whole(any_run):
-    before = _files(any_run.info.run_id)
+    before = artifact_files(any_run.info.run_id)
     broken, X = _model(seed=1)
     broken.lock = threading.Lock()  # pickle fails half-way through writing model.pkl
     with pytest.raises(TypeError, match="lock"):
         lw.log_model(broken, "model", serialization="pickle")
-    assert _files(any_run.info.run_id) == before
+    assert artifact_files(any_run.info.run_id) == before
     old, X = _model()
     assert np.array_equal(lw.load_model(f"runs:/{any_run.info.run_id}/model").predict(X), old.predict(X))
 
@@ -172,7 +165,7 @@ def test_round_trip_artifact_and_nested_model(artifact_backend, tmp_path):
     assert open(got, "rb").read() == b"a,b\n1,2\n"
     assert info.model_uri == f"runs:/{active.info.run_id}/models/clf"
     assert np.array_equal(lw.load_model(info.model_uri).predict(X), model.predict(X))
-    meta = json.loads(_files(active.info.run_id)["models/clf/MODEL.json"])
+    meta = json.loads(artifact_files(active.info.run_id)["models/clf/MODEL.json"])
     assert meta["artifact_path"] == "models/clf" and meta["signature"]["inputs"]["shape"] == [-1, 3]
 
 

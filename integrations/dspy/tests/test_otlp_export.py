@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 import dspy
-import pytest
 from dspy.utils import DummyLM
 
 import logwright
@@ -16,20 +15,15 @@ import logwright
 CLIENT, INTERNAL = 3, 1
 
 
-@pytest.fixture
-def sink(otlp_sink):
-    return otlp_sink
-
-
-def _exported(sink):
+def _exported(otlp_sink):
     logwright.flush()
-    return sink.spans()
+    return otlp_sink.spans()
 
 
-def test_chain_of_thought_lm_call_is_the_llm_span(lm, sink):
+def test_chain_of_thought_lm_call_is_the_llm_span(lm, otlp_sink):
     logwright.set_experiment("dspy-project")
     dspy.ChainOfThought("question -> answer")(question="why?")
-    spans = _exported(sink)
+    spans = _exported(otlp_sink)
     kinds = {s["name"]: s["attributes"]["openinference.span.kind"] for s in spans}
     assert kinds == {"ChainOfThought": "CHAIN", "Predict": "CHAIN", "ChatAdapter.format": "CHAIN",
                      "DummyLM": "LLM", "ChatAdapter.parse": "CHAIN"}
@@ -57,7 +51,7 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-def test_react_agent_and_tool(sink):
+def test_react_agent_and_tool(otlp_sink):
     answers = [
         {"next_thought": "add them", "next_tool_name": "add", "next_tool_args": {"a": 2, "b": 3}},
         {"next_thought": "done", "next_tool_name": "finish", "next_tool_args": {}},
@@ -65,7 +59,7 @@ def test_react_agent_and_tool(sink):
     ]
     with dspy.context(lm=DummyLM(answers)):
         dspy.ReAct("question -> answer", tools=[add])(question="2+3?")
-    spans = _exported(sink)
+    spans = _exported(otlp_sink)
     (root,) = [s for s in spans if s["parent_id"] is None]
     assert root["attributes"]["openinference.span.kind"] == "AGENT"
     assert root["attributes"]["gen_ai.operation.name"] == "invoke_agent"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -26,14 +25,9 @@ PROMPT = ChatPromptTemplate.from_messages([("system", "Be brief."), ("human", "{
 CLIENT, INTERNAL = 3, 1
 
 
-@pytest.fixture
-def sink(otlp_sink):
-    return otlp_sink
-
-
-def _exported(sink):
+def _exported(otlp_sink):
     logwright.flush()
-    return {span["name"]: span for span in sink.spans()}
+    return {span["name"]: span for span in otlp_sink.spans()}
 
 
 @tool
@@ -58,7 +52,7 @@ class UsageFakeChatModel(GenericFakeChatModel):
                           llm_output={"token_usage": usage, "model_name": self.model_name})
 
 
-def test_chat_model_with_tools_and_the_tool_call(sink):
+def test_chat_model_with_tools_and_the_tool_call(otlp_sink):
     call = {"name": "add", "args": {"a": 2, "b": 3}, "id": "call_1", "type": "tool_call"}
     model = UsageFakeChatModel(messages=iter([AIMessage("", tool_calls=[call])]))
     bound = model.bind(tools=[convert_to_openai_tool(add)], stop=["END"])
@@ -66,7 +60,7 @@ def test_chat_model_with_tools_and_the_tool_call(sink):
     (PROMPT | bound | run_tools).invoke({"question": "2+3?"},
                                          config={"metadata": {"session_id": "s-9", "user_id": "ada"},
                                                  "tags": ["checkout"]})
-    spans = _exported(sink)
+    spans = _exported(otlp_sink)
     llm = spans["UsageFakeChatModel"]
     attrs = llm["attributes"]
     assert llm["kind"] == CLIENT and attrs["openinference.span.kind"] == "LLM"
@@ -115,12 +109,12 @@ def test_chat_model_with_tools_and_the_tool_call(sink):
     assert root["resource"]["openinference.project.name"] == "Default"
 
 
-def test_retriever_documents(sink):
+def test_retriever_documents(otlp_sink):
     store = InMemoryVectorStore(DeterministicFakeEmbedding(size=16))
     store.add_documents([Document("Paris is in France.", metadata={"src": "a"}, id="d1"),
                          Document("Rome is in Italy.", metadata={"src": "b"}, id="d2")])
     store.as_retriever(search_kwargs={"k": 2}).invoke("Paris")
-    (span,) = _exported(sink).values()
+    (span,) = _exported(otlp_sink).values()
     attrs = span["attributes"]
     assert attrs["openinference.span.kind"] == "RETRIEVER" and attrs["gen_ai.operation.name"] == "retrieval"
     docs = {attrs[f"retrieval.documents.{i}.document.id"]: i for i in range(2)}
@@ -132,10 +126,10 @@ def test_retriever_documents(sink):
     assert json.loads(attrs["input.value"]) == {"query": "Paris"}
 
 
-def test_streamed_chain_with_parser(sink):
+def test_streamed_chain_with_parser(otlp_sink):
     seq = PROMPT | GenericFakeChatModel(messages=iter([AIMessage("Paris is nice")])) | StrOutputParser()
     assert "".join(seq.stream({"question": "Capital of France?"})) == "Paris is nice"
-    spans = _exported(sink)
+    spans = _exported(otlp_sink)
     model = spans["GenericFakeChatModel"]
     assert model["kind"] == CLIENT
     assert model["attributes"]["llm.output_messages.0.message.content"] == "Paris is nice"
