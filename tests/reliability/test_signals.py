@@ -96,14 +96,19 @@ def interrupt_inside_flush():
     time.sleep(float(sys.argv[3]))
     if in_flush():
         os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.2)
+    interrupted.set()
 
 def hold_the_store(locked):
-    # Another connection holds the database for 0.5 s, so the flush below is sure to wait.
+    # Another connection holds the database until the interrupt is sent (at most 30 s), so the
+    # flush below is sure to be waiting when Ctrl-C lands, however slow this machine is.
     db = sqlite3.connect(os.path.join(sys.argv[1], "logwright.db"), timeout=60)
     db.execute("BEGIN EXCLUSIVE")
     locked.set()
-    time.sleep(0.5)
+    interrupted.wait(30)
     db.execute("ROLLBACK")
+
+interrupted = threading.Event()
 
 with lw.start_run() as run:
     out.write(f"run {run.info.run_id}\\n")
