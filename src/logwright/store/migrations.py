@@ -283,12 +283,36 @@ def _m0005_model_registry(db: sqlite3.Connection) -> None:
     _run_script(db, REGISTRY_SCHEMA.replace("{T}", "TEXT").replace("{I}", "INTEGER"))
 
 
+SERVER_SCHEMA = """
+    CREATE TABLE ingest_marks (
+        client_id {T} PRIMARY KEY,
+        seq {I} NOT NULL,
+        updated {I} NOT NULL
+    );
+    CREATE TABLE api_tokens (
+        token_id {T} PRIMARY KEY,
+        name {T} NOT NULL UNIQUE,
+        secret_hash {T} NOT NULL UNIQUE,
+        read_only {I} NOT NULL DEFAULT 0,
+        created {I} NOT NULL,
+        last_used {I},
+        revoked {I}
+    )
+"""
+
+
+def _m0006_server(db: sqlite3.Connection) -> None:
+    """The tracking server's tables: each HTTP client's last applied batch, and API tokens (hashed)."""
+    _run_script(db, SERVER_SCHEMA.replace("{T}", "TEXT").replace("{I}", "INTEGER"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite3.Connection], None]]] = [
     (1, "initial", _m0001_initial),
     (2, "run_owner", _m0002_run_owner),
     (3, "trace_spans_column", _m0003_trace_spans_column),
     (4, "experiment_artifact_location", _m0004_experiment_artifact_location),
     (5, "model_registry", _m0005_model_registry),
+    (6, "server", _m0006_server),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

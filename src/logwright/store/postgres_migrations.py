@@ -18,7 +18,7 @@ from typing import Any
 
 from logwright.exceptions import StoreVersionError
 from logwright.store.migrations import MIGRATIONS as SQLITE_MIGRATIONS
-from logwright.store.migrations import REGISTRY_SCHEMA
+from logwright.store.migrations import REGISTRY_SCHEMA, SERVER_SCHEMA
 
 _LOCK_KEY = 0x6C6F6777  # pg_advisory_xact_lock key of migrations ("logw")
 _T = 'TEXT COLLATE "C"'
@@ -166,12 +166,18 @@ def _m0005_model_registry(conn: Any) -> None:
     _run_script(conn, REGISTRY_SCHEMA.replace("{I}", "BIGINT"))
 
 
+def _m0006_server(conn: Any) -> None:
+    """The tracking server's tables: each HTTP client's last applied batch, and API tokens (hashed)."""
+    _run_script(conn, SERVER_SCHEMA.replace("{I}", "BIGINT"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Any], None]]] = [
     (1, "initial", _m0001_initial),
     (2, "run_owner", _m0002_run_owner),
     (3, "trace_spans_column", _m0003_trace_spans_column),
     (4, "experiment_artifact_location", _m0004_experiment_artifact_location),
     (5, "model_registry", _m0005_model_registry),
+    (6, "server", _m0006_server),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 # One migration list per backend, with the same version numbers and names.
