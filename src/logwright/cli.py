@@ -11,8 +11,8 @@ from typing import Any
 
 from logwright.cli_options import UsageError, add_list_options, check_store, print_json, resolve_run_id
 
-_PLUGINS = ("logwright.tracing.cli", "logwright.server.cli", "logwright.autolog.cli", "logwright.store.copy",
-            "logwright.registry_cli")
+_PLUGINS = ("logwright.tracing.cli", "logwright.server.cli", "logwright.server.server_cli", "logwright.autolog.cli", "logwright.store.copy",
+            "logwright.registry_cli", "logwright.cli_edit")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 48) -> str:
@@ -99,7 +99,7 @@ def _experiments(client: Any, ref: str | None, view: str) -> list[Any]:
 def _run_stats(client: Any, filter_string: str) -> dict[str, tuple[int, int | None]]:
     """Per experiment id: (runs matching the filter, their last activity in epoch ms)."""
     stats: dict[str, tuple[int, int | None]] = {}
-    for run in client.search_runs(None, filter_string, max_results=1_000_000):
+    for run in client.search_runs(None, filter_string, max_results=None):
         count, last = stats.get(run.info.experiment_id, (0, None))
         when = run.info.end_time or run.info.start_time
         stats[run.info.experiment_id] = (count + 1, max(last or 0, when or 0) or None)
@@ -133,7 +133,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     """Print the runs of an experiment (or all) matching a filter, children under their parents."""
     client = _client(args)
     runs = client.search_runs(
-        args.experiment, args.filter, args.order_by or None, max_results=args.max_results
+        args.experiment, args.filter, order_by=args.order_by or None, max_results=args.max_results
     )
     names = {e.experiment_id: e.name for e in client.search_experiments(view="all")}
     if args.json:

@@ -2,7 +2,8 @@
 
 A folder, ``sqlite:///file.db`` or ``file:`` URI opens the embedded SQLite store;
 ``postgresql://user:pass@host:port/db`` (or ``postgresql+psycopg://``) opens the
-PostgreSQL store, importing psycopg only then (``pip install 'logwright[postgres]'``).
+PostgreSQL store, importing psycopg only then (``pip install 'logwright[postgres]'``);
+``http(s)://host:port`` talks to ``logwright server`` (:mod:`logwright.store.http`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ def resolve(uri: str | None) -> tuple[str, str]:
     Raises:
         ValueError: the URI scheme is not supported here.
     """
+    if uri and uri.startswith(("http://", "https://")):  # a tracking server: artifacts go through it
+        url = uri.rstrip("/")
+        return url, url + "/api/v1/artifacts"
     if is_postgres(uri):  # the database and the artifact root PostgresStore uses
         artifacts = os.environ.get("LOGWRIGHT_ARTIFACT_URI") or "logwright-artifacts"
         return uri, artifacts if "://" in artifacts else os.path.abspath(artifacts)  # type: ignore[return-value]
@@ -48,7 +52,8 @@ def resolve(uri: str | None) -> tuple[str, str]:
         uri = uri[2:] if uri.startswith("//") else uri
     if "://" in uri:
         raise ValueError(
-            f"tracking URI {uri!r} is not supported: use a folder, sqlite:///file.db or postgresql://..."
+            f"tracking URI {uri!r} is not supported: use a folder, sqlite:///file.db, postgresql://... "
+            "or http://host:port of a logwright server"
         )
     folder = os.path.abspath(os.path.expanduser(uri))
     if folder.endswith(".db") or os.path.isfile(folder):
@@ -78,10 +83,23 @@ def _open_postgres(uri: str) -> Any:
     return store
 
 
+def _open_http(uri: str) -> Any:
+    from logwright.store.http import HttpStore
+
+    url = uri.rstrip("/")
+    with _lock:
+        store = _open.get(url)
+        if store is None:
+            store = _open[url] = HttpStore(url)
+    return store
+
+
 def get_store(uri: str | None) -> Any:
-    """The process's store for ``uri`` (SqliteStore or PostgresStore), opened (and migrated) on first use."""
+    """The process's store for ``uri`` (SqliteStore, PostgresStore or HttpStore), opened on first use."""
     if is_postgres(uri):
         return _open_postgres(uri)  # type: ignore[arg-type]
+    if uri and uri.startswith(("http://", "https://")):
+        return _open_http(uri)
     db, artifacts = resolve(uri)
     store = _open.get(db)
     if store is not None:

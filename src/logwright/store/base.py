@@ -94,6 +94,27 @@ class RunsPage:
     grouped: bool
 
 
+@dataclass(frozen=True)
+class TokenInfo:
+    """An API token of ``logwright server`` (its secret is never stored, only a hash of it).
+
+    Attributes:
+        token_id: a short random id (hex), shown in ``logwright server token list``.
+        name: the unique name it was created with.
+        read_only: True when it may only read.
+        created: when it was created, epoch ms.
+        last_used: when a request last presented it (kept to the minute), or None.
+        revoked: when it was revoked, or None while it is valid.
+    """
+
+    token_id: str
+    name: str
+    read_only: bool
+    created: int
+    last_used: int | None = None
+    revoked: int | None = None
+
+
 @runtime_checkable
 class Store(Protocol):
     """What every tracking store provides (see the module docstring for the two kinds).
@@ -116,6 +137,15 @@ class Store(Protocol):
 
     def pending(self) -> int:
         """How many queued operations are not yet durable."""
+
+    # -- the tracking server's side of HTTP clients --------------------------------------
+
+    def apply_remote(self, ops: Sequence[tuple], client_id: str, seq: int) -> None:
+        """Queue a batch an HTTP client sent (writer operations checked by ``store.wire``) to commit
+        with its sequence mark in one transaction, so a retried batch is applied once."""
+
+    def last_ingested(self, client_id: str) -> int:
+        """The sequence number of the last batch applied from an HTTP client (0: none)."""
 
     # -- experiments (synchronous) -----------------------------------------------------
 
@@ -140,6 +170,13 @@ class Store(Protocol):
 
     def set_experiment_lifecycle(self, experiment_id: str, lifecycle: str) -> None:
         """Mark an experiment active or deleted."""
+
+    def update_experiment(self, experiment_id: str, fields: Mapping[str, Any]) -> None:
+        """Set an experiment's ``name`` (renaming it) and/or ``description`` (None clears it), at once.
+
+        Raises ExperimentNotFound; ValueError for another field, an empty name or a name
+        another experiment has. The artifact location recorded at creation stays.
+        """
 
     # -- runs: queued writes -----------------------------------------------------------
 
@@ -218,6 +255,11 @@ class Store(Protocol):
 
     def set_run_lifecycle(self, run_id: str, lifecycle: str) -> None:
         """Mark a run deleted or active; raises RunNotFound."""
+
+    def purge_runs(self, run_ids: Sequence[str]) -> list[str]:
+        """Delete for good those of ``run_ids`` that are marked deleted, with their params, tags,
+        metrics and inputs (their traces stay, unlinked); returns the ids purged. Artifacts are
+        the caller's to remove (``artifact_dir`` before purging); queued writes are flushed first."""
 
     def artifact_dir(self, experiment_id: str, run_id: str) -> str:
         """Where a run's artifacts live."""
@@ -319,3 +361,18 @@ class Store(Protocol):
 
     def delete_registered_model(self, name: str) -> None:
         """Delete a registered model and everything under it."""
+
+    # -- API tokens of `logwright server` (synchronous) ------------------------------------
+    # Only a SHA-256 hash of each secret is stored. Names are unique, revoked tokens kept.
+
+    def create_token(self, name: str, read_only: bool = False) -> tuple[TokenInfo, str]:
+        """A new token and its secret (``lw_...``, returned this once); ValueError for a taken or illegal name."""
+
+    def list_tokens(self) -> list[TokenInfo]:
+        """Every token, revoked ones too, oldest first."""
+
+    def revoke_token(self, name_or_id: str) -> TokenInfo:
+        """Revoke a token by name or id (again: a no-op) and return it; ValueError when none matches."""
+
+    def check_token(self, secret: str) -> TokenInfo | None:
+        """The valid token with this secret, or None (unknown or revoked); notes its use, at most once a minute."""

@@ -99,6 +99,22 @@ class QueuedWritesMixin:
         """Queue a span that ended after its trace was written."""
         self.writer.put(("late_span", trace, span))
 
+    def apply_remote(self, ops: Sequence[tuple], client_id: str, seq: int) -> None:
+        """Queue a batch an HTTP client sent, with its sequence mark, to commit in one transaction.
+
+        ``ops`` were built by the client's own queued-write methods and checked for kind
+        and shape by :func:`logwright.store.wire.decode_ops`; a value the store refuses
+        is set aside (``rejected.jsonl``) like a local one.
+        """
+        self._refuse_writes()
+        nbytes = 0
+        for op in ops:
+            if op[0] == "run":
+                self._note_new_run(op[1])
+            elif op[0] == "trace":
+                nbytes += op[1].approx_bytes
+        self.writer.put_group([*ops, ("ingest_mark", client_id, seq, now_ms())], nbytes + 64 * len(ops))
+
     def _tick(self) -> None:
         """Writer thread, about once a second: refresh the heartbeat of runs this process owns."""
         now = time.monotonic()

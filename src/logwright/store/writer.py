@@ -124,6 +124,11 @@ class Writer:
         if len(self._queue) >= WAKE_AT:
             self._wake.put(None)
 
+    def put_group(self, ops: Sequence[tuple], nbytes: int = 0) -> None:
+        """Queue operations that must commit in one transaction (a remote client's batch and its mark)."""
+        nbytes = nbytes or 64 * len(ops)
+        self.put(("__group", tuple(ops), nbytes), nbytes)
+
     def pending(self) -> int:
         """Operations queued or being committed, not yet durable."""
         return len(self._queue) + len(self._inflight)
@@ -255,6 +260,10 @@ class Writer:
         size = 0
         while queue and len(batch) < BATCH_OPS and size < BATCH_BYTES:
             op = queue.popleft()
+            if op[0] == "__group":  # never split across transactions
+                batch.extend(op[1])
+                size += op[2]
+                continue
             batch.append(op)
             size += _size(op)
         self._bytes = max(0, self._bytes - size) if queue else 0
