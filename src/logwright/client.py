@@ -157,6 +157,23 @@ class Client(RegistryClient):
         """Undo :meth:`delete_experiment`."""
         self.store.set_experiment_lifecycle(str(experiment_id), "active")
 
+    def update_experiment(self, experiment_id: str, name: str | None = None, description: str | None = None) -> None:
+        """Rename an experiment and/or set its description ("" clears it); its runs and artifacts stay where they are.
+
+        Raises:
+            ExperimentNotFound: no such experiment.
+            ValueError: the name is empty or another experiment has it.
+        """
+        fields: dict[str, Any] = {}
+        if name is not None:
+            fields["name"] = validation.clean_text(name, "experiment name")
+        if description is not None:
+            fields["description"] = validation.name_value(description, "description") or None
+        old = self.store.get_experiment(str(experiment_id)).name
+        self.store.update_experiment(str(experiment_id), fields)
+        if "name" in fields:
+            self._experiments.pop(old, None)  # the old name may now be created anew
+
     def _experiment_id(self, experiment: str | None) -> str:
         if experiment is None:
             return self.create_experiment(DEFAULT_EXPERIMENT)

@@ -30,6 +30,7 @@ import psycopg_pool
 from logwright.entities import Experiment
 from logwright.exceptions import ExperimentNotFound, StoreError
 from logwright.store import postgres_writes, sqlite_writes
+from logwright.store.postgres_edits import PostgresEditsMixin
 from logwright.store.postgres_migrations import migrate
 from logwright.store.postgres_reads import ReadsMixin, reading
 from logwright.store.postgres_registry import PostgresRegistryMixin
@@ -63,7 +64,8 @@ def redact(uri: str) -> str:
     return f"{head}{sep}{creds.split(':', 1)[0]}:***@{host}"
 
 
-class PostgresStore(QueuedWritesMixin, ExperimentLocationsMixin, ReadsMixin, PostgresRegistryMixin):
+class PostgresStore(QueuedWritesMixin, ExperimentLocationsMixin, ReadsMixin, PostgresRegistryMixin,
+                    PostgresEditsMixin):
     """Tracking store in a PostgreSQL database (see :class:`~logwright.store.base.Store`).
 
     Args:
@@ -176,6 +178,11 @@ class PostgresStore(QueuedWritesMixin, ExperimentLocationsMixin, ReadsMixin, Pos
         return self.writer.pending()
 
     # -- experiments -----------------------------------------------------------------
+    def last_ingested(self, client_id: str) -> int:
+        """The sequence number of the last batch applied from this HTTP client (0: none)."""
+        row = self._one("SELECT seq FROM ingest_marks WHERE client_id = %s", (client_id,))
+        return int(row[0]) if row else 0
+
 
     def create_experiment(self, name: str, tags: Mapping[str, str] | None = None, description: str | None = None,
                           artifact_location: str | None = None) -> str:

@@ -23,6 +23,7 @@ from logwright.exceptions import ExperimentNotFound, StoreError
 from logwright.store import sqlite_writes
 from logwright.store.migrations import SCHEMA_VERSION, migrate, schema_version
 from logwright.store.queued import ExperimentLocationsMixin, QueuedWritesMixin, now_ms
+from logwright.store.sqlite_edits import SqliteEditsMixin
 from logwright.store.sqlite_pages import PagesMixin
 from logwright.store.sqlite_registry import SqliteRegistryMixin
 from logwright.store.sqlite_runs import RunsMixin, reading
@@ -60,7 +61,8 @@ def _writable(db_path: str) -> bool:
     return True
 
 
-class SqliteStore(QueuedWritesMixin, ExperimentLocationsMixin, RunsMixin, PagesMixin, TracesMixin, SqliteRegistryMixin):
+class SqliteStore(QueuedWritesMixin, ExperimentLocationsMixin, RunsMixin, PagesMixin, TracesMixin, SqliteRegistryMixin,
+                  SqliteEditsMixin):
     """Tracking store over one SQLite file (see :class:`~logwright.store.base.Store`).
 
     Args:
@@ -180,6 +182,11 @@ class SqliteStore(QueuedWritesMixin, ExperimentLocationsMixin, RunsMixin, PagesM
         return self.writer.pending()
 
     # -- experiments (synchronous: ids are needed at once) ---------------------------
+    def last_ingested(self, client_id: str) -> int:
+        """The sequence number of the last batch applied from this HTTP client (0: none)."""
+        row = self.read_db().execute("SELECT seq FROM ingest_marks WHERE client_id = ?", (client_id,)).fetchone()
+        return int(row[0]) if row else 0
+
 
     def create_experiment(
         self, name: str, tags: Mapping[str, str] | None = None, description: str | None = None,

@@ -198,6 +198,15 @@ def _apply_reaps(db: sqlite3.Connection, rows: list[tuple]) -> None:
 
 
 def _metrics_placeholder(db: sqlite3.Connection, rows: list[tuple]) -> None:
+def _apply_ingest_marks(db: sqlite3.Connection, rows: list[tuple]) -> None:
+    """The last batch of each HTTP client applied (in the batch's own transaction: exactly once)."""
+    db.executemany(
+        "INSERT INTO ingest_marks VALUES (?, ?, ?) ON CONFLICT(client_id) DO UPDATE "
+        "SET seq = MAX(seq, excluded.seq), updated = excluded.updated",
+        [(client, seq, now) for client, seq, now in rows],
+    )
+
+
     raise AssertionError("metrics are applied with the store's new-run set")
 
 
@@ -213,3 +222,4 @@ _APPLY: dict[str, Callable[[sqlite3.Connection, list[tuple]], None]] = {
     "heartbeat": _apply_heartbeats,
     "reap": _apply_reaps,
 }
+    "ingest_mark": _apply_ingest_marks,
