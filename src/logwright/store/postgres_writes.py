@@ -224,5 +224,5 @@ def _apply_ingest_marks(cur: psycopg.Cursor, rows: list[tuple]) -> None:
 
     "heartbeat": _apply_heartbeats,
     "reap": _apply_reaps,
-}
     "ingest_mark": _apply_ingest_marks,
+}

@@ -207,6 +207,7 @@ def _apply_ingest_marks(db: sqlite3.Connection, rows: list[tuple]) -> None:
     )
 
 
+def _metrics_placeholder(db: sqlite3.Connection, rows: list[tuple]) -> None:
     raise AssertionError("metrics are applied with the store's new-run set")
 
 
