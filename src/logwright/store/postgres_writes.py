@@ -192,6 +192,15 @@ def _apply_reaps(cur: psycopg.Cursor, rows: list[tuple]) -> None:
     )
 
 
+def _apply_ingest_marks(cur: psycopg.Cursor, rows: list[tuple]) -> None:
+    """The last batch of each HTTP client applied (in the batch's own transaction: exactly once)."""
+    cur.executemany(
+        "INSERT INTO ingest_marks VALUES (%s, %s, %s) ON CONFLICT (client_id) DO UPDATE "
+        "SET seq = GREATEST(ingest_marks.seq, excluded.seq), updated = excluded.updated",
+        [(client, seq, now) for client, seq, now in rows],
+    )
+
+
 def _apply_traces(cur: psycopg.Cursor, rows: list[tuple]) -> None:
     from logwright.store import postgres_traces
 
@@ -213,15 +222,6 @@ _APPLY: dict[str, Callable[[Any, list[tuple]], None]] = {
     "input": _apply_inputs,
     "trace": _apply_traces,
     "late_span": _apply_late_spans,
-def _apply_ingest_marks(cur: psycopg.Cursor, rows: list[tuple]) -> None:
-    """The last batch of each HTTP client applied (in the batch's own transaction: exactly once)."""
-    cur.executemany(
-        "INSERT INTO ingest_marks VALUES (%s, %s, %s) ON CONFLICT (client_id) DO UPDATE "
-        "SET seq = GREATEST(ingest_marks.seq, excluded.seq), updated = excluded.updated",
-        [(client, seq, now) for client, seq, now in rows],
-    )
-
-
     "heartbeat": _apply_heartbeats,
     "reap": _apply_reaps,
     "ingest_mark": _apply_ingest_marks,

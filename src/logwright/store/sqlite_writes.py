@@ -197,7 +197,6 @@ def _apply_reaps(db: sqlite3.Connection, rows: list[tuple]) -> None:
     )
 
 
-def _metrics_placeholder(db: sqlite3.Connection, rows: list[tuple]) -> None:
 def _apply_ingest_marks(db: sqlite3.Connection, rows: list[tuple]) -> None:
     """The last batch of each HTTP client applied (in the batch's own transaction: exactly once)."""
     db.executemany(
@@ -222,5 +221,5 @@ _APPLY: dict[str, Callable[[sqlite3.Connection, list[tuple]], None]] = {
     "late_span": lambda db, rows: sqlite_traces.apply_late_spans(db, rows),
     "heartbeat": _apply_heartbeats,
     "reap": _apply_reaps,
-}
     "ingest_mark": _apply_ingest_marks,
+}
