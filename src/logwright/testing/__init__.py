@@ -27,6 +27,7 @@ from logwright.testing.backends import (  # noqa: F401 - plugin hooks
 )
 from logwright.testing.postgres import postgres_server, postgres_uri, store_uri  # noqa: F401 - plugin fixtures
 from logwright.testing.s3 import artifact_backend, moto_server, s3_uri  # noqa: F401 - fixtures
+from logwright.testing.server import tracking_server  # noqa: F401 - fixture
 from logwright.testing.traces import TraceReader
 
 
@@ -35,11 +36,17 @@ def tmp_store(request, tmp_path, monkeypatch) -> Iterator[str]:
     """A fresh store, set as the tracking URI; yields its URI.
 
     A folder in ``tmp_path`` by default; under ``--store-backend=postgres+s3`` the
-    ``postgresql://`` URI of a fresh database, with a fresh S3 bucket as the artifact URI.
+    ``postgresql://`` URI of a fresh database, with a fresh S3 bucket as the artifact URI;
+    under ``--store-backend=server`` the ``http://`` URL of a ``logwright server`` over those.
     """
     monkeypatch.delenv("LOGWRIGHT_TRACKING_URI", raising=False)
     fluent._reset_for_tests()
-    if backends.backend(request.config) == backends.POSTGRES_S3:
+    chosen = backends.backend(request.config)
+    if chosen == backends.SERVER:
+        server = request.getfixturevalue("tracking_server")
+        uri = server.url
+        logwright.set_tracking_uri(uri)
+    elif chosen == backends.POSTGRES_S3:
         uri, artifacts = backends.team_store(request, monkeypatch)
         logwright.set_tracking_uri(uri, artifact_uri=artifacts)
     else:

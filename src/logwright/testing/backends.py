@@ -1,4 +1,4 @@
-"""Which store ``tmp_store`` hands out: ``--store-backend=sqlite`` (default) or ``postgres+s3``.
+"""Which store ``tmp_store`` hands out: ``--store-backend=sqlite`` (default), ``postgres+s3`` or ``server``.
 
 With ``--store-backend=postgres+s3`` every test that uses ``tmp_store`` gets a fresh
 database on the session's PostgreSQL server (``postgres_server``) as its tracking URI
@@ -7,7 +7,9 @@ and a fresh bucket on the session's moto S3 server as its artifact URI (set with
 ``AWS_ENDPOINT_URL`` and fake credentials, so child processes use them too). A test
 that reads the SQLite file itself is marked ``@pytest.mark.sqlite_only`` and skipped
 there with the reason. Asking for that backend without the servers fails the test: it
-is never skipped away.
+is never skipped away. With ``--store-backend=server`` each such test gets a fresh
+``logwright server`` process over that PostgreSQL database and S3 bucket, and its
+``http://`` URL as the tracking URI: everything goes through the REST API.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import pytest
 
 SQLITE = "sqlite"
 POSTGRES_S3 = "postgres+s3"
-BACKENDS = (SQLITE, POSTGRES_S3)
+SERVER = "server"
+BACKENDS = (SQLITE, POSTGRES_S3, SERVER)
 OPTION = "--store-backend"
 
 
@@ -33,7 +36,10 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the ``sqlite_only`` marker."""
     config.addinivalue_line(
         "markers", "sqlite_only(reason): the test reads or writes the SQLite store file itself; "
-                   "skipped under --store-backend=postgres+s3")
+                   "skipped under --store-backend=postgres+s3 and server")
+    config.addinivalue_line(
+        "markers", "local_store(reason): the test needs the store in this process (it opens the database "
+                   "or artifact folder itself); skipped under --store-backend=server")
 
 
 def backend(config: pytest.Config) -> str:
@@ -51,6 +57,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     for item in items:
         marker = item.get_closest_marker("sqlite_only")
+        if marker is None and chosen == SERVER:
+            marker = item.get_closest_marker("local_store")
         if marker is not None:
             why = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "uses the SQLite file")
             item.add_marker(pytest.mark.skip(reason=f"SQLite only ({why}); --store-backend={chosen}"))

@@ -178,16 +178,23 @@ def postgres_uri(postgres_server: PostgresServer) -> Iterator[str]:
     postgres_server.drop_database(name)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "server"])
 def store_uri(request, tmp_path, monkeypatch) -> Iterator[str]:
-    """The contract suite's store: each test runs once on SQLite and once on PostgreSQL.
+    """The contract suite's store: each test runs on SQLite, on PostgreSQL and through a server.
 
-    Sets a fresh store (a folder in ``tmp_path``, or a fresh database on the session's
-    server) as the tracking URI and yields its URI.
+    Sets a fresh store (a folder in ``tmp_path``, a fresh database on the session's
+    server, or the ``http://`` URL of a ``logwright server`` process over a fresh SQLite
+    folder) as the tracking URI and yields its URI. A test marked ``local_store`` (it
+    opens the store in this process) skips the server case.
     """
     from logwright import fluent, set_tracking_uri
 
-    if request.param == "sqlite":
+    if request.param == "server":
+        marker = request.node.get_closest_marker("local_store")
+        if marker is not None:
+            pytest.skip(f"needs the store in this process ({marker.kwargs.get('reason', '')})")
+        uri = request.getfixturevalue("tracking_server").url
+    elif request.param == "sqlite":
         uri = str(tmp_path / "store")
     else:
         uri = request.getfixturevalue("postgres_uri")
