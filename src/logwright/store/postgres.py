@@ -34,6 +34,7 @@ from logwright.store.postgres_edits import PostgresEditsMixin
 from logwright.store.postgres_migrations import migrate
 from logwright.store.postgres_reads import ReadsMixin, reading
 from logwright.store.postgres_registry import PostgresRegistryMixin
+from logwright.store.postgres_tokens import PostgresTokensMixin
 from logwright.store.queued import ExperimentLocationsMixin, QueuedWritesMixin, now_ms
 from logwright.store.writer import Writer
 
@@ -64,7 +65,7 @@ def redact(uri: str) -> str:
     return f"{head}{sep}{creds.split(':', 1)[0]}:***@{host}"
 
 
-class PostgresStore(QueuedWritesMixin, ExperimentLocationsMixin, ReadsMixin, PostgresRegistryMixin,
+class PostgresStore(QueuedWritesMixin, ExperimentLocationsMixin, ReadsMixin, PostgresRegistryMixin, PostgresTokensMixin,
                     PostgresEditsMixin):
     """Tracking store in a PostgreSQL database (see :class:`~logwright.store.base.Store`).
 

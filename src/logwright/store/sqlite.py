@@ -27,6 +27,7 @@ from logwright.store.sqlite_edits import SqliteEditsMixin
 from logwright.store.sqlite_pages import PagesMixin
 from logwright.store.sqlite_registry import SqliteRegistryMixin
 from logwright.store.sqlite_runs import RunsMixin, reading
+from logwright.store.sqlite_tokens import SqliteTokensMixin
 from logwright.store.sqlite_traces import TracesMixin
 from logwright.store.writer import Writer
 
@@ -62,7 +63,7 @@ def _writable(db_path: str) -> bool:
 
 
 class SqliteStore(QueuedWritesMixin, ExperimentLocationsMixin, RunsMixin, PagesMixin, TracesMixin, SqliteRegistryMixin,
-                  SqliteEditsMixin):
+                  SqliteTokensMixin, SqliteEditsMixin):
     """Tracking store over one SQLite file (see :class:`~logwright.store.base.Store`).
 
     Args:
