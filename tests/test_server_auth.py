@@ -264,6 +264,10 @@ def test_sign_in_form_sets_an_http_only_strict_cookie(site):
     cookie = good.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE}={site.read_only};")
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain http; behind a TLS proxy that says so, the cookie is Secure:
+    proxied = httpx.post(site.url + "/login", data={"token": site.read_only, "next": "/"},
+                         headers={"X-Forwarded-Proto": "https"})
+    assert "Secure" in proxied.headers["set-cookie"]
     out = httpx.get(site.url + "/logout")
     assert out.status_code == 303 and out.headers["location"] == "/login"
     assert 'Max-Age=0' in out.headers["set-cookie"] or "expires=" in out.headers["set-cookie"].lower()
