@@ -17,11 +17,16 @@ def fmt_time(ms: int | None) -> str:
 
 
 def fmt_duration(ms: float | None) -> str:
-    """A duration in milliseconds as ``850 ms``, ``12.3 s``, ``4m 05s`` or ``2h 03m``."""
+    """A duration in milliseconds as ``4.2 µs``, ``0.35 ms``, ``3.5 ms``, ``850 ms``, ``12.3 s``,
+    ``4m 05s`` or ``2h 03m`` (zero is ``0 ms``; never ``0.00 ms``)."""
     if ms is None:
         return ""
     if ms < 1000:
-        return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.2f} ms"
+        if ms >= 10 or ms == 0:
+            return f"{ms:.0f} ms"
+        if ms < 0.01:  # sub-10-microsecond spans: never "0.00 ms" for something that took time
+            return f"{ms * 1000:.1f} µs" if ms >= 0.0001 else "< 0.1 µs"
+        return f"{ms:.2f} ms" if ms < 1 else f"{ms:.1f} ms"
     s = ms / 1000
     if s < 60:
         return f"{s:.1f} s"
@@ -43,6 +48,18 @@ def fmt_number(value: Any) -> str:
             return f"{value:.4g}"
         return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
     return str(value)
+
+
+def fmt_tokens(trace: dict[str, Any]) -> str:
+    """A trace's token counts as ``in / out / total``; ``–`` when it counted none.
+
+    Integrations that record no usage leave the counts empty (None) or zero; both read
+    the same, so a DSPy and a LangChain trace without usage look alike.
+    """
+    counts = [trace.get("input_tokens"), trace.get("output_tokens"), trace.get("total_tokens")]
+    if not any(counts):
+        return "–"
+    return " / ".join("–" if c is None else str(c) for c in counts)
 
 
 def fmt_json(value: Any) -> str:
@@ -95,4 +112,5 @@ FILTERS = {
     "fmt_json": fmt_json,
     "short_source": short_source,
     "fmt_bytes": fmt_bytes,
+    "fmt_tokens": fmt_tokens,
 }

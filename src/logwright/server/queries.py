@@ -13,16 +13,27 @@ from typing import Any
 from logwright.entities import TraceInfo
 from logwright.store.base import RunRow, RunsPage, Store
 
-__all__ = ["RunRow", "RunsPage", "experiments", "get_trace"]
+__all__ = ["RunRow", "RunsPage", "experiments", "get_trace", "last_trace_time"]
+
+
+def last_trace_time(store: Store, experiment_id: str) -> int | None:
+    """When the experiment's newest trace (by start) ended, or started if still open (epoch ms)."""
+    rows, _ = store.traces_page(experiment_id, None, None, None, 0, 1)
+    if not rows:
+        return None
+    return (rows[0]["end_ns"] or rows[0]["start_ns"]) // 1_000_000
 
 
 def experiments(store: Store) -> list[dict[str, Any]]:
-    """Active experiments with run count, trace count and last activity (epoch ms)."""
+    """Active experiments with run count, trace count and last activity (epoch ms): the
+    latest of its runs' activity and its newest trace."""
     stats = store.experiment_stats()
     traces = store.trace_counts()
     out = []
     for exp in store.search_experiments():
         count, last = stats.get(exp.experiment_id, (0, None))
+        if traces.get(str(exp.experiment_id)):
+            last = max(t for t in (last, last_trace_time(store, exp.experiment_id)) if t is not None)
         out.append(
             {
                 "experiment_id": exp.experiment_id,

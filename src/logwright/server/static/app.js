@@ -1,4 +1,5 @@
-// logwright ui: charts (plotly.js), nested-run toggles, run selection, span selection.
+// logwright ui: parallel coordinates (plotly.js), the runs table (nested-run toggles, run
+// selection, remembered columns, column search), span selection. Metric charts: charts.js.
 // No inline scripts anywhere: the page's data arrives in data-* attributes or in
 // <script type="application/json"> blocks, and every string goes in through textContent.
 "use strict";
@@ -6,91 +7,8 @@
 const COLOURS = ["#2f6fdf", "#e8710a", "#1e8e4f", "#c9372c", "#7b4fd6", "#0f9aa8", "#b7791f", "#d6409f",
   "#5b6b7c", "#8fb339", "#3d4db7", "#a0522d", "#00897b", "#ef6c00", "#6d4c41", "#546e7a", "#c2185b",
   "#7cb342", "#5e35b1", "#f4511e"];
-const LAYOUT = {
-  margin: { l: 48, r: 12, t: 8, b: 32 }, hovermode: "x unified", showlegend: false,
-  font: { family: "system-ui, sans-serif", size: 11, color: "#3b4653" },
-  xaxis: { gridcolor: "#eef0f3", zeroline: false }, yaxis: { gridcolor: "#eef0f3", zeroline: false },
-  paper_bgcolor: "#fff", plot_bgcolor: "#fff",
-};
+const FONT = { family: "system-ui, sans-serif", size: 11, color: "#3b4653" };
 const CONFIG = { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
-
-function xAxisMode() {
-  const pick = document.getElementById("x-axis");
-  return pick ? pick.value : "step";
-}
-
-function curve(series, name, colour) {
-  const useTime = xAxisMode() === "time";
-  const x = useTime ? series.timestamps.map((t) => new Date(t)) : series.steps;
-  return { x: x, y: series.values, name: name, type: "scatter", mode: series.values.length > 60 ? "lines" : "lines+markers",
-    line: { width: 1.6, color: colour }, marker: { size: 4 }, connectgaps: false };
-}
-
-async function getJSON(url) {
-  const resp = await fetch(url, { headers: { Accept: "application/json" } });
-  if (!resp.ok) throw new Error(url + ": " + resp.status);
-  return resp.json();
-}
-
-function seriesURL(div, range) {
-  let url;
-  if (div.dataset.runs) {
-    url = "/api/series?runs=" + encodeURIComponent(div.dataset.runs) + "&key=" + encodeURIComponent(div.dataset.key);
-  } else {
-    url = "/api/runs/" + encodeURIComponent(div.dataset.run) + "/metric?key=" + encodeURIComponent(div.dataset.key);
-  }
-  if (range) url += "&start=" + encodeURIComponent(range[0]) + "&end=" + encodeURIComponent(range[1]);
-  return url;
-}
-
-function tracesFor(div, data) {
-  if (div.dataset.runs) {
-    const names = runNames();
-    return data.curves.map((c, i) => curve(c, names[c.run_id] || c.run_id.slice(0, 8), COLOURS[i % COLOURS.length]));
-  }
-  return [curve(data, div.dataset.key, COLOURS[0])];
-}
-
-async function drawChart(div, range) {
-  try {
-    const data = await getJSON(seriesURL(div, range));
-    const layout = JSON.parse(JSON.stringify(LAYOUT));
-    layout.xaxis.title = { text: xAxisMode() === "time" ? "" : "step", standoff: 4 };
-    if (range) { layout.xaxis.range = range; layout.xaxis.autorange = false; }
-    div.dataset.downsampled = data.downsampled || (data.curves || []).some((c) => c.downsampled);
-    const traces = tracesFor(div, data);
-    if (!traces.some((t) => t.y.some((v) => v !== null))) {
-      layout.annotations = [{ text: "no finite values (NaN or ±inf)", showarrow: false, xref: "paper", yref: "paper",
-        x: 0.5, y: 0.5, font: { color: "#66717f", size: 12 } }];
-    }
-    await Plotly.react(div, traces, layout, CONFIG);
-    if (!div.dataset.bound) {
-      div.dataset.bound = "1";
-      div.on("plotly_relayout", (ev) => onZoom(div, ev));
-    }
-    div.dataset.ready = "1";
-  } catch (err) {
-    div.textContent = "could not load chart: " + err.message;
-  }
-}
-
-function onZoom(div, ev) {
-  if (xAxisMode() !== "step") return;
-  if (ev["xaxis.autorange"]) { drawChart(div, null); return; }
-  const lo = ev["xaxis.range[0]"], hi = ev["xaxis.range[1]"];
-  if (lo !== undefined && hi !== undefined && div.dataset.downsampled === "true") drawChart(div, [lo, hi]);
-}
-
-function runNames() {
-  const block = document.getElementById("compare-data");
-  const names = {};
-  if (block) for (const r of JSON.parse(block.textContent).runs) names[r.run_id] = r.name || r.run_id.slice(0, 8);
-  return names;
-}
-
-function drawAllCharts() {
-  document.querySelectorAll(".metric-chart, .compare-chart").forEach((div) => drawChart(div, null));
-}
 
 // Parallel coordinates drawn as ordinary SVG line traces (plotly's parcoords needs WebGL,
 // which headless and remote browsers often lack): each axis is normalized to 0..1.
@@ -143,7 +61,7 @@ function drawParcoords() {
   scales.forEach((s, i) => s.labels.forEach((l) => notes.push({ x: i, y: l.y, text: l.text, showarrow: false,
     xanchor: "right", xshift: -4, font: { size: 10, color: "#66717f" }, bgcolor: "rgba(255,255,255,.85)" })));
   const layout = { margin: { l: 60, r: 40, t: 40, b: 16 }, showlegend: false, hovermode: "closest",
-    font: LAYOUT.font, paper_bgcolor: "#fff", plot_bgcolor: "#fff", shapes: shapes, annotations: notes,
+    font: FONT, paper_bgcolor: "#fff", plot_bgcolor: "#fff", shapes: shapes, annotations: notes,
     xaxis: { tickvals: xs, ticktext: pc.axes.map((a) => a.label), side: "top", showgrid: false, zeroline: false,
       range: [-0.4, xs.length - 0.6] },
     yaxis: { visible: false, range: [-0.05, 1.05] } };
@@ -158,13 +76,15 @@ function colourSwatches() {
 
 function bindRunsTable() {
   document.querySelectorAll("button.expand").forEach((btn) => {
-    btn.addEventListener("click", () => {
-      const open = btn.dataset.open !== "1";
+    const rows = () => document.querySelectorAll('tr.child[data-parent="' + CSS.escape(btn.dataset.toggle) + '"]');
+    const show = (open) => {
       btn.dataset.open = open ? "1" : "";
       btn.textContent = (open ? "▾ " : "▸ ") + btn.textContent.slice(2);
-      document.querySelectorAll('tr.child[data-parent="' + CSS.escape(btn.dataset.toggle) + '"]')
-        .forEach((tr) => tr.classList.toggle("hidden", !open));
-    });
+      rows().forEach((tr) => tr.classList.toggle("hidden", !open));
+    };
+    const first = rows()[0];
+    if (first && !first.classList.contains("hidden")) show(true);
+    btn.addEventListener("click", () => show(btn.dataset.open !== "1"));
   });
   const form = document.getElementById("compare-form");
   const button = document.getElementById("compare-button");
@@ -176,6 +96,48 @@ function bindRunsTable() {
   };
   form.addEventListener("change", update);
   update();
+}
+
+// The runs table's columns and sort are remembered per experiment: a visit without any
+// query parameters is sent to the last view's columns and sort; "Default columns" forgets.
+function rememberColumns() {
+  const table = document.getElementById("runs");
+  if (!table || !table.dataset.experiment) return false;
+  const store = "logwright.runs." + table.dataset.experiment;
+  const params = new URLSearchParams(location.search);
+  try {
+    if (params.get("cols") === "default") {
+      if (params.get("order")) localStorage.setItem(store, "order=" + encodeURIComponent(params.get("order")));
+      else localStorage.removeItem(store);
+      return false;
+    }
+    if (!location.search) {
+      const saved = localStorage.getItem(store);
+      if (saved) { location.replace(location.pathname + "?" + saved); return true; }
+      return false;
+    }
+    const keep = new URLSearchParams();
+    ["m", "p"].forEach((name) => params.getAll(name).forEach((v) => keep.append(name, v)));
+    const old = new URLSearchParams(localStorage.getItem(store) || "");
+    const hasColumns = params.has("m") || params.has("p");
+    if (!hasColumns) ["m", "p"].forEach((name) => old.getAll(name).forEach((v) => keep.append(name, v)));
+    const order = params.get("order") || old.get("order");
+    if (order) keep.set("order", order);
+    if ([...keep.keys()].length) localStorage.setItem(store, keep.toString());
+  } catch (err) { /* storage disabled: the URL still carries the view */ }
+  return false;
+}
+
+function bindColumnSearch() {
+  const box = document.getElementById("column-search");
+  if (!box) return;
+  box.addEventListener("keydown", (ev) => { if (ev.key === "Enter") ev.preventDefault(); });
+  box.addEventListener("input", () => {
+    const text = box.value.toLowerCase();
+    document.querySelectorAll("#columns-form label").forEach((label) => {
+      label.hidden = !!text && !label.textContent.toLowerCase().includes(text);
+    });
+  });
 }
 
 function bindSpans() {
@@ -197,14 +159,11 @@ function bindDiffToggle() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  if (rememberColumns()) return;
   bindRunsTable();
+  bindColumnSearch();
   bindSpans();
   bindDiffToggle();
   colourSwatches();
-  if (window.Plotly) {
-    drawAllCharts();
-    drawParcoords();
-    const pick = document.getElementById("x-axis");
-    if (pick) pick.addEventListener("change", drawAllCharts);
-  }
+  if (window.Plotly) drawParcoords();
 });

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from logwright.exceptions import RunNotFound
+from logwright.server import charts
 from logwright.server.views import bad_request, client_of, list_arg, not_found
 
 TEMPLATE = "compare.html"
@@ -49,8 +50,11 @@ def _parallel(runs: list[Any], params: list[dict[str, Any]], metric: str | None)
 
 
 def data(request: Request) -> dict[str, Any]:
-    """``runs`` (id, name, status), ``params`` and ``metrics`` diff rows, ``metric_keys``,
-    ``metric`` (the parallel-coordinates target) and ``parallel`` (its axes)."""
+    """``runs`` (id, name, status, start), ``params`` and ``metrics`` diff rows, ``metric_keys``,
+    ``metric`` (the parallel-coordinates target), ``parallel`` (its axes), ``experiment``
+    (of the first run) and ``charts``: sections of metrics overlaid across the runs, one
+    chart per key, leaving out metrics with a single point in every run (they are in the
+    diff table)."""
     client = client_of(request)
     run_ids = list_arg(request, "runs", split=True)
     if not MIN_RUNS <= len(run_ids) <= MAX_RUNS:
@@ -65,12 +69,20 @@ def data(request: Request) -> dict[str, Any]:
     metrics = _diff_rows(runs, "metrics")
     user_keys = [m["key"] for m in metrics if not m["key"].startswith("system/")]
     metric = request.query_params.get("metric") or (user_keys[0] if user_keys else None)
+    counts: dict[str, int] = {}
+    for r in runs:
+        for key, n in charts.point_counts(client.store, r.info.run_id, client.store.metric_keys(r.info.run_id)).items():
+            counts[key] = max(n, counts.get(key, 0))
+    experiment = client.store.get_experiment(runs[0].info.experiment_id)
     return {
+        "experiment": {"experiment_id": experiment.experiment_id, "name": experiment.name},
         "runs": [
             {"run_id": r.info.run_id, "name": r.info.run_name, "status": r.info.status,
-             "experiment_id": r.info.experiment_id}
+             "experiment_id": r.info.experiment_id, "start_time": r.info.start_time}
             for r in runs
         ],
+        "charts": {"epoch": charts.EPOCH_KEY in counts,
+                   "sections": charts.layout(sorted(counts), counts, overlay_stages=False)["sections"]},
         "params": params,
         "metrics": metrics,
         "metric_keys": user_keys,

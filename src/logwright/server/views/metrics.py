@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from logwright.client import Client
+from logwright.exceptions import RunNotFound
 from logwright.server import series as _series
 from logwright.server.formatting import fmt_number
 from logwright.server.views import JSON, bad_request, client_of, list_arg, not_found
@@ -91,6 +92,65 @@ def multi_series(request: Request) -> Response:
         data = _series.metric_series(client.store, run_id, key, points, start, end)
         curves.append({"run_id": run_id, **data})
     return JSON({"key": key, "curves": curves})
+
+
+def _since(request: Request) -> tuple[int | None, dict[str, int]]:
+    """``since_step`` (for every key) and ``since=KEY:STEP`` overrides (400 when not whole numbers)."""
+
+    def step(raw: str, what: str) -> int:
+        try:
+            value = int(raw) if len(raw) <= 20 else None
+        except ValueError:
+            value = None
+        if value is None:
+            raise bad_request(f"{what} must be a whole number, got {raw[:40]!r}")
+        return max(_STEP_MIN, min(_STEP_MAX, value))
+
+    raw = request.query_params.get("since_step")
+    default = None if raw in (None, "") else step(raw, "since_step")
+    per_key = {}
+    for pair in request.query_params.getlist("since"):
+        key, sep, value = pair.rpartition(":")
+        if not sep or not key:
+            raise bad_request(f"since takes KEY:STEP, got {pair[:60]!r}")
+        per_key[key] = step(value, f"the step of since={key[:40]!r}")
+    return default, per_key
+
+
+def updates(request: Request) -> Response:
+    """``/api/runs/{run_id}/updates?since_step=N[&since=KEY:STEP ...]``: what a live page lacks.
+
+    The run's status and times, its latest metric values, every metric key, and the
+    points logged after ``since_step`` (or after the key's own ``since`` step; a key with
+    neither comes whole), downsampled like the chart series. Keys with nothing new are
+    left out of ``metrics``; ``done`` is true once the run is no longer RUNNING.
+    """
+    client = client_of(request)
+    run_id = request.path_params["run_id"]
+    try:
+        run = client.store.get_run(run_id)
+    except RunNotFound:
+        raise not_found(f"run {run_id!r}") from None
+    default, per_key = _since(request)
+    keys = client.store.metric_keys(run_id)
+    new = {}
+    for key in keys:
+        after = per_key.get(key, default)
+        if after is not None:
+            last = client.store.max_step(run_id, key)
+            if last is None or last <= after or after >= _STEP_MAX:
+                continue
+        start = None if after is None else after + 1
+        data = _series.metric_series(client.store, run_id, key, _series.DEFAULT_MAX_POINTS, start, None)
+        if data["count"]:
+            new[key] = data
+    info = run.info
+    return JSON({
+        "run_id": run_id, "status": info.status, "done": info.status != "RUNNING",
+        "start_time": info.start_time, "end_time": info.end_time,
+        "duration_ms": (info.end_time - info.start_time) if info.end_time else None,
+        "keys": keys, "latest": dict(sorted(run.data.metrics.items())), "metrics": new,
+    })
 
 
 def _csv_cell(value: float) -> str:

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from logwright.artifacts.base import read_head
 from logwright.exceptions import RunNotFound
 from logwright.models import METADATA_FILE
+from logwright.server import charts
 from logwright.server.views import client_of, not_found
 
 TEMPLATE = "run.html"
@@ -125,7 +126,13 @@ def _artifact_list(repo: Any) -> tuple[list[Any], str | None]:
 
 
 def data(request: Request) -> dict[str, Any]:
-    """Everything shown on the run page (chart data is fetched by the page from /api)."""
+    """Everything shown on the run page (chart data is fetched by the page from /api).
+
+    ``charts`` is what the page's script draws: the run's id, start and status, whether
+    an ``epoch`` metric was logged, and the chart ``sections`` (see
+    :func:`logwright.server.charts.layout`); ``values`` holds the metrics that have a
+    single point (shown as values, not charts).
+    """
     client = client_of(request)
     run_id = request.path_params["run_id"]
     try:
@@ -143,6 +150,8 @@ def data(request: Request) -> dict[str, Any]:
         found = client.store.run_rows([run.info.parent_run_id])
         parent = found[0] if found else None
     info = run.info
+    counts = charts.point_counts(client.store, run_id, keys)
+    layout = charts.layout(keys, counts)
     return {
         "run": {
             "run_id": info.run_id, "name": info.run_name, "status": info.status,
@@ -156,6 +165,9 @@ def data(request: Request) -> dict[str, Any]:
         "params": dict(sorted(run.data.params.items())),
         "metrics": dict(sorted((k, v) for k, v in run.data.metrics.items() if not k.startswith("system/"))),
         "system_metrics": dict(sorted((k, v) for k, v in run.data.metrics.items() if k.startswith("system/"))),
+        "charts": {"run_id": info.run_id, "start_time": info.start_time, "status": info.status,
+                   "epoch": charts.EPOCH_KEY in counts, "sections": layout["sections"]},
+        "values": {k: run.data.metrics.get(k) for k in layout["values"]},
         "metric_keys": [k for k in keys if not k.startswith("system/")],
         "system_keys": [k for k in keys if k.startswith("system/")],
         "tags": dict(sorted((k, v) for k, v in run.data.tags.items() if not k.startswith("logwright."))),
