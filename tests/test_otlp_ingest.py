@@ -270,7 +270,7 @@ def test_header_chooses_the_experiment_and_records_from_otlp_is_pure(ingest):
 
 def _native_workload() -> str:
     lw.set_experiment("native-tour")
-    with lw.start_run() as run:
+    with lw.start_run():
         with lw.start_span("agent", kind="AGENT", inputs={"q": "hi"}) as root:
             lw.update_current_trace(tags={"user": "ada", "session_id": "s-1"}, name="support chat")
             with lw.start_span("chat", kind="CHAT_MODEL", inputs=[{"role": "user", "content": "hi"}]) as chat:
@@ -288,7 +288,9 @@ def _native_workload() -> str:
                     raise ValueError("tool failed")
             except ValueError:
                 pass
-        assert run.info.run_id
+            late = tracing.start_detached_span("stream", kind="LLM", parent=root, inputs="tell me more")
+        late.set_attributes({"gen_ai.usage.input_tokens": 3, "gen_ai.usage.output_tokens": 4})
+        late.end(outputs="more")  # after the root: exported on its own, merged into the ingested trace
     return root.trace_id
 
 
@@ -320,4 +322,52 @@ def test_native_trace_exported_by_logwright_reads_back_equal(tmp_store, tmp_path
         assert (theirs.start_ns, theirs.end_ns) == (mine.start_ns, mine.end_ns)
         assert theirs.attributes == mine.attributes, mine.name
         assert [e.name for e in theirs.events] == [e.name for e in mine.events]
+    assert b.span_count == 6 and copy.spans[-1].name == "stream"
     assert page.status_code == 200 and "support chat" in page.text and "parse" in page.text
+
+
+@pytest.mark.sqlite_only(reason="locks the SQLite file from another connection")
+def test_a_locked_store_answers_503_and_the_retry_stores_the_trace_once(ingest, tmp_store, monkeypatch):
+    import sqlite3
+
+    from logwright.server import otlp_ingest
+
+    url, client = ingest
+    monkeypatch.setattr(otlp_ingest, "FLUSH_TIMEOUT", 1.0)
+    tid, root_id = "9e8efff798038103d269b633813fc60c", "ccc19b7ec3c1b174"
+    body = _proto_request(_json_body(_json_span(tid, root_id, "", "blocked"),
+                                     _json_span(tid, "ccc19b7ec3c1b175", root_id, "child"))).SerializeToString()
+    warm_up = _proto_request(_json_body(_json_span("9f8efff798038103d269b633813fc60c", root_id, "", "first")))
+    assert httpx.post(f"{url}/v1/traces", content=warm_up.SerializeToString(), headers=PROTOBUF).status_code == 200
+    locker = sqlite3.connect(f"{tmp_store}/logwright.db", timeout=0)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        answer = httpx.post(f"{url}/v1/traces", content=body, headers=PROTOBUF, timeout=30)
+        assert answer.status_code == 503 and answer.headers["retry-after"]
+    finally:
+        locker.rollback()
+        locker.close()
+    assert httpx.post(f"{url}/v1/traces", content=body, headers=PROTOBUF, timeout=30).status_code == 200
+    trace = client.store.get_trace(tid)
+    assert [s.name for s in trace.spans] == ["blocked", "child"] and trace.info.span_count == 2
+
+
+def test_exporting_into_the_server_of_the_same_store_changes_nothing(ingest, tmp_path, monkeypatch):
+    url, client = ingest
+    monkeypatch.setenv("LOGWRIGHT_OTLP_SPOOL", str(tmp_path / "spool"))
+    tracing.configure(otlp_endpoint=url)
+    try:
+        trace_id = _native_workload()
+        lw.flush()
+    finally:
+        tracing.configure(otlp_endpoint="")
+    lw.flush()
+    after = client.store.get_trace(trace_id)
+    run = lw.last_active_run()
+    assert (after.info.run_id, after.info.experiment_id) == (run.info.run_id, run.info.experiment_id)
+    assert after.info.span_count == 6 and len(after.spans) == 6 and after.info.total_tokens == 24
+    chat = next(s for s in after.spans if s.name == "chat")
+    assert chat.attributes == {"gen_ai.request.model": "gpt-x", "gen_ai.usage.input_tokens": 12,
+                               "gen_ai.usage.output_tokens": 5, "logwright.span.kind": "CHAT_MODEL",
+                               "langchain.invocation_params": {"temperature": 0.2, "stop": ["\n"]}}
+    assert len(client.store.search_traces(None, None, None, None, 10, 0)) == 1

@@ -237,7 +237,8 @@ class Receiver:
     def __init__(self, client: Any) -> None:
         self.client = client
         self.lock = threading.Lock()
-        self.pending: dict[str, IngestTrace] = {}
+        self.pending: dict[str, tuple[IngestTrace, int]] = {}  # trace id -> (queued trace, ticket)
+        self._ticket = 0
         self._experiments: dict[str, str] = {}  # id -> name
         self._runs: dict[str, str | None] = {}
 
@@ -248,28 +249,28 @@ class Receiver:
             _Refused: the answer is an error (400, 413, 503).
         """
         batch = records_from_otlp(decode_request(body, content_type, gzipped))
-        chosen = self._header_experiment(header) if header else None
-        if not batch:
-            return batch
-        for trace in batch:
-            self._route(trace, chosen)
         store = self.client.store
         try:
+            chosen = self._header_experiment(header) if header else None
+            if not batch:
+                return batch
+            for trace in batch:
+                self._route(trace, chosen)
             with self.lock:
                 self._merge(store, batch)
                 for trace in batch:
                     store.log_trace(trace)
-                    self.pending[trace.trace_id] = trace
-            done = store.flush(FLUSH_TIMEOUT)
+                    self._ticket += 1
+                    self.pending[trace.trace_id] = (trace, self._ticket)
+                mark = self._ticket
+            done = _flush(store)
         except LogwrightError as exc:
             raise _Refused(503, _UNAVAILABLE, f"the store did not take the traces: {exc}") from None
-        finally:
-            with self.lock:
-                for trace in batch:
-                    if self.pending.get(trace.trace_id) is trace:
-                        del self.pending[trace.trace_id]
-        if done is False:
+        if not done:  # still queued, and still merged into by the next request for the same trace
             raise _Refused(503, _UNAVAILABLE, "the store did not acknowledge the traces in time; retry")
+        with self.lock:  # everything queued up to ``mark`` is durable now: later reads find it stored
+            for trace_id in [t for t, (_, ticket) in self.pending.items() if ticket <= mark]:
+                del self.pending[trace_id]
         return batch
 
     def _merge(self, store: Any, batch: Sequence[IngestTrace]) -> None:
@@ -282,7 +283,7 @@ class Receiver:
                                         None, len(ids), 0)
             earlier.update((t.trace_id, t) for t in found)
         for trace in batch:
-            queued = self.pending.get(trace.trace_id)
+            queued = self.pending.get(trace.trace_id, (None,))[0]
             if queued is not None:
                 trace.merge(list(queued.spans), queued.name, queued.tags)
                 trace.experiment_id, trace.run_id = queued.experiment_id, trace.run_id or queued.run_id
@@ -345,6 +346,17 @@ class Receiver:
             found = self.client.store.run_exists(run_id) if len(run_id) <= 64 else None
             self._runs[run_id] = None if found is None else str(found[0])
         return self._runs[run_id]
+
+
+def _flush(store: Any) -> bool:
+    """Wait until the queued traces are durable; False when that took over :data:`FLUSH_TIMEOUT`.
+
+    ``Store.flush`` says nothing of a timeout; a store's background writer does.
+    """
+    writer = getattr(store, "writer", None)
+    if writer is not None and hasattr(writer, "flush"):
+        return writer.flush(FLUSH_TIMEOUT) is not False
+    return store.flush(FLUSH_TIMEOUT) is not False
 
 
 def _receiver(request: Request) -> Receiver:

@@ -65,10 +65,11 @@ class IngestTrace:
         name: the trace's name when it differs from its root span's (``logwright.trace.name``).
         tags: the trace's tags.
         hints: routing hints read from the spans and resource (:data:`HINTS`).
-        spans: the spans, in arrival order.
+        spans: the spans, in arrival order (one per span id).
+        index: span id -> position in ``spans`` (for the spans of one request).
     """
 
-    __slots__ = ("trace_id", "experiment_id", "run_id", "name", "tags", "hints", "spans", "limit",
+    __slots__ = ("trace_id", "experiment_id", "run_id", "name", "tags", "hints", "spans", "index", "limit",
                  "approx_bytes", "_record")
 
     def __init__(self, trace_id: str) -> None:
@@ -79,6 +80,7 @@ class IngestTrace:
         self.tags: dict[str, str] = {}
         self.hints: dict[str, str] = {}
         self.spans: list[IngestSpan] = []
+        self.index: dict[str, int] = {}  # span id -> position in spans, while receiving
         self.limit = SETTINGS.field_limit
         self.approx_bytes = 256
         self._record: TraceRecord | None = None
@@ -244,7 +246,12 @@ def _add_span(trace: IngestTrace, span: Any, resource: dict[str, Any], service: 
             event_attrs = attributes_of(event.attributes)
             events.append((event.name, event.time_unix_nano, event_attrs))
         out._events = events
-    trace.spans.append(out)
+    found = trace.index.get(out.span_id)
+    if found is None:
+        trace.index[out.span_id] = len(trace.spans)
+        trace.spans.append(out)
+    else:  # the same span twice in one request: the later copy wins, as across requests
+        trace.spans[found] = out
 
 
 def _read_hints(trace: IngestTrace, attrs: dict[str, Any], resource: dict[str, Any], is_root: bool) -> None:

@@ -17,10 +17,14 @@ OpenTelemetry-instrumented app. :func:`span_fields` reads the conventions back:
   ``gen_ai.request.model`` (else ``llm.model_name``), ``gen_ai.provider.name`` (else
   ``llm.provider``).
 
-Attributes that :func:`~logwright.tracing.semconv.wire_attributes` would derive again,
-with the same value, from what is kept (OpenInference duplicates of the messages, model
-and tokens, ``gen_ai.operation.name``, ...) are not stored twice: exporting an ingested
-span gives back what was received. Everything else is kept as sent.
+Spans from other apps keep every attribute as sent, except those that became the
+kind, inputs and outputs (``openinference.span.kind``, ``input.*``, ``output.*``); the
+logwright names above are added beside their sources. A span that logwright itself
+exported (scope ``logwright``) comes back as it was recorded: the attributes
+:func:`~logwright.tracing.semconv.wire_attributes` derived for the wire (OpenInference
+duplicates of the messages, model and tokens, ``gen_ai.operation.name``, ...) are
+dropped when deriving them again gives the value received, and the JSON text the export
+made of dicts and lists is parsed back.
 
 Pure functions over plain values; no opentelemetry import.
 """
@@ -277,7 +281,7 @@ def span_fields(name: str, otlp_kind: int, attrs: dict[str, Any], from_logwright
         otlp_kind: the OTLP ``Span.SpanKind`` number.
         attrs: the span's attributes as plain values.
         from_logwright: the span was exported by logwright (JSON-looking strings are
-            parsed back into the dicts and lists the export encoded).
+            parsed back into the dicts and lists the export encoded, derived attributes dropped).
         trace_tags: the trace's tags, for a root span.
 
     Returns:
@@ -290,4 +294,6 @@ def span_fields(name: str, otlp_kind: int, attrs: dict[str, Any], from_logwright
     inputs, outputs = inputs_outputs(kind, attrs)
     kept = canonical_attributes({k: v for k, v in attrs.items()
                                  if k not in CONSUMED and not k.startswith(TRACE_TAG_PREFIX)})
+    if not from_logwright:
+        return kind, inputs, outputs, kept
     return kind, inputs, outputs, drop_derived(kind, name, received, kept, inputs, outputs, trace_tags)
