@@ -238,7 +238,7 @@ def copy_in(uri: str, runs: int = 20, points: int = 50_000) -> dict[str, float]:
         client = lw.Client(src)
         exp = client.create_experiment("bench")
         for r in range(runs):
-            rid = client.create_run(exp, f"run-{r}").info.run_id
+            rid = client.create_run(exp, run_name=f"run-{r}").info.run_id
             for step in range(points):
                 client.log_metric(rid, "x", step * 0.5, step=step, timestamp=step)
             client.log_text(rid, "x" * 1000, "notes.txt")

@@ -23,7 +23,7 @@ def _fill(uri: str, runs: int, points: int) -> None:
     client = Client(uri)
     exp = client.create_experiment("bench")
     for r in range(runs):
-        rid = client.create_run(exp, f"run-{r}").info.run_id
+        rid = client.create_run(exp, run_name=f"run-{r}").info.run_id
         for step in range(points):
             client.log_metric(rid, "x", step * 0.5, step=step, timestamp=step)
         client.log_text(rid, "x" * 1000, "notes.txt")

@@ -59,13 +59,13 @@ def build_logwright(folder: str, runs: int, points: int, spans: int) -> dict:
     exp = client.create_experiment("bench-ui")
     t0 = int(time.time() * 1000) - runs * 1000
     for i in range(runs):
-        run = client.create_run(exp, f"run-{i}", start_time=t0 + i * 1000)
+        run = client.create_run(exp, run_name=f"run-{i}", start_time=t0 + i * 1000)
         rid = run.info.run_id
         client.log_params(rid, {"lr": random.choice([0.1, 0.01, 0.001]), "depth": i % 7, "model": "rf"})
         client.log_metrics(rid, {k: random.random() for k in METRICS}, step=0)
         client.set_terminated(rid, end_time=t0 + i * 1000 + 500) if i % 500 == 0 else client.update_run(
             rid, status="FINISHED")
-    big = client.create_run(exp, "long-curve", start_time=t0 + runs * 1000)
+    big = client.create_run(exp, run_name="long-curve", start_time=t0 + runs * 1000)
     for step in range(points):
         client.log_metric(big.info.run_id, "big", math.sin(step / 1000) + random.random() * 0.1, step=step)
     client.flush()

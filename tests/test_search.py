@@ -366,7 +366,7 @@ def test_order_by_defaults_and_tiebreak():
     assert compile_run_order_by(None) == ("r.start_time DESC, r.run_id", [])
     assert compile_trace_order_by(None) == ("t.start_ns DESC, t.trace_id", [])
     sql, params = compile_run_order_by(["metrics.acc DESC"])
-    assert sql.endswith(", r.run_id") and params == ["acc"]
+    assert sql.endswith(", r.run_id") and params == ["acc", "acc"]  # the NaN flag, then the value
 
 
 def test_order_by_combines_with_filter(db):

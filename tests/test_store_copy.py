@@ -165,7 +165,7 @@ def _big_store(uri: str, runs: int, points: int) -> None:
     client = Client(uri)
     exp = client.create_experiment("big")
     for r in range(runs):
-        rid = client.create_run(exp, f"run-{r}").info.run_id
+        rid = client.create_run(exp, run_name=f"run-{r}").info.run_id
         client.log_params(rid, {"r": r})
         for step in range(points):
             client.log_metric(rid, "x", step * 0.5, step=step, timestamp=step)

@@ -8,10 +8,8 @@ writer first, so a read always sees what this process logged before it.
 from __future__ import annotations
 
 import json
-import math
 import os
 import random
-import tempfile
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,25 +17,38 @@ from typing import Any
 
 from logwright import artifacts as _artifacts
 from logwright import validation
-from logwright.artifacts import ArtifactRepository
+from logwright.client_artifacts import ArtifactsMixin
 from logwright.entities import (
     Dataset,
     Experiment,
-    FileInfo,
     Metric,
+    Param,
     Run,
     RunData,
     RunInfo,
     RunStatus,
+    RunTag,
+    ViewType,
 )
-from logwright.exceptions import ExperimentNotFound, ParamConflict, RunNotFound, StoreError
+from logwright.exceptions import (
+    ExperimentDeleted,
+    ExperimentNotFound,
+    ParamConflict,
+    RunDeleted,
+    RunNotFound,
+    StoreError,
+)
+from logwright.experiment_search import ExperimentList, select_experiments
 from logwright.registry import RegistryClient
+from logwright.run_list import RunList
 from logwright.store import get_store
 from logwright.store.base import RunRecord, Store
 from logwright.store.owner import current_owner
 
 DEFAULT_EXPERIMENT = "Default"
 _INT64 = 2**63
+MAX_RESULTS_PER_PAGE = 50_000
+"""The largest ``max_results`` of ``Client.search_runs`` (MLflow's limit); None asks for every run."""
 
 _ADJECTIVES = (
     "amber brave calm dapper eager fancy gentle happy icy jolly keen lucid merry "
@@ -53,36 +64,7 @@ def _new_run_name() -> str:
     return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(100, 999)}"
 
 
-class RunList(list):
-    """A list of :class:`Run` with ``token`` for the next page and ``to_pandas()``."""
-
-    token: str | None = None
-
-    def to_pandas(self) -> Any:
-        """One row per run: info columns, ``params.*``, ``metrics.*``, ``tags.*`` (needs pandas)."""
-        import pandas as pd
-
-        rows = []
-        for run in self:
-            row: dict[str, Any] = {
-                "run_id": run.info.run_id,
-                "experiment_id": run.info.experiment_id,
-                "run_name": run.info.run_name,
-                "status": run.info.status,
-                "start_time": pd.to_datetime(run.info.start_time, unit="ms"),
-                "end_time": pd.to_datetime(run.info.end_time, unit="ms")
-                if run.info.end_time
-                else None,
-                "parent_run_id": run.info.parent_run_id,
-            }
-            row.update({f"metrics.{k}": v for k, v in run.data.metrics.items()})
-            row.update({f"params.{k}": v for k, v in run.data.params.items()})
-            row.update({f"tags.{k}": v for k, v in run.data.tags.items()})
-            rows.append(row)
-        return pd.DataFrame(rows)
-
-
-class Client(RegistryClient):
+class Client(RegistryClient, ArtifactsMixin):
     """Tracking operations by explicit id, over one store.
 
     Args:
@@ -113,6 +95,7 @@ class Client(RegistryClient):
         self._params: dict[str, dict[str, str]] = state.setdefault("params", {})
         self._experiments: dict[str, str] = state.setdefault("experiments", {})
         self._experiment_ids: set[str] = state.setdefault("experiment_ids", set())
+        self._active_experiments: set[str] = state.setdefault("active_experiments", set())  # seen active
         # run id -> experiment id of runs this process created or found: logging to them
         # needs no look-up, and their artifact folder is known before the writer commits.
         self._run_experiments: dict[str, str] = state.setdefault("run_experiments", {})
@@ -137,6 +120,13 @@ class Client(RegistryClient):
             self._experiment_ids.add(exp_id)
         return exp_id
 
+    def _check_active(self, exp_id: str) -> None:
+        """Raise ExperimentDeleted unless the experiment is active (looked up once per process)."""
+        if exp_id not in self._active_experiments:
+            if self.store.get_experiment(exp_id).lifecycle_stage == "deleted":
+                raise ExperimentDeleted(exp_id)
+            self._active_experiments.add(exp_id)
+
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment with this id (raises ExperimentNotFound)."""
         return self.store.get_experiment(str(experiment_id))
@@ -145,17 +135,54 @@ class Client(RegistryClient):
         """The experiment with this name, or None."""
         return self.store.get_experiment_by_name(name)
 
-    def search_experiments(self, view: str = "active", filter: str | None = None) -> list[Experiment]:  # noqa: A002
-        """Experiments, optionally those whose name matches a LIKE pattern."""
-        return self.store.search_experiments(view, filter)
+    def search_experiments(
+        self,
+        view_type: int | str = ViewType.ACTIVE_ONLY,
+        max_results: int | None = 1000,
+        filter_string: str | None = None,
+        order_by: Sequence[str] | str | None = None,
+        page_token: str | None = None,
+        *,
+        view: int | str | None = None,
+        filter: str | None = None,  # noqa: A002 - kept for callers of the first API
+    ) -> ExperimentList:
+        """Experiments, newest first, in MLflow's argument order (see :mod:`logwright.experiment_search`).
+
+        Args:
+            view_type: ``ViewType.ACTIVE_ONLY``/``DELETED_ONLY``/``ALL`` or ``"active"``/... .
+            max_results: page size; None: every match.
+            filter_string: e.g. ``"name LIKE 'churn%' and tags.team = 'ml'"``.
+            order_by: e.g. ``["name ASC"]``; default ``creation_time DESC``.
+            page_token: the ``token`` of the previous page.
+            view: the same as ``view_type`` (the name the first logwright API used).
+            filter: a LIKE pattern on the name (the first logwright API).
+
+        Raises:
+            InvalidFilter: the filter or order_by is malformed.
+        """
+        lifecycle = ViewType.to_view(view if view is not None else view_type)
+        if max_results is not None:
+            from logwright.search import check_max_results
+
+            max_results = check_max_results(max_results)
+        experiments = self.store.search_experiments(lifecycle, filter)
+        return select_experiments(experiments, filter_string, order_by, max_results, page_token)
 
     def delete_experiment(self, experiment_id: str) -> None:
-        """Mark an experiment deleted (its runs stay readable by id)."""
+        """Mark an experiment deleted, and its runs with it (as MLflow; each stays readable by id)."""
         self.store.set_experiment_lifecycle(str(experiment_id), "deleted")
+        self._active_experiments.discard(str(experiment_id))
+        self._forget_runs_of(str(experiment_id))
 
     def restore_experiment(self, experiment_id: str) -> None:
-        """Undo :meth:`delete_experiment`."""
+        """Undo :meth:`delete_experiment`: the experiment and every run in it are active again."""
         self.store.set_experiment_lifecycle(str(experiment_id), "active")
+
+    def _forget_runs_of(self, experiment_id: str) -> None:
+        """Drop the cached look-ups of the experiment's runs, so logging to them checks again."""
+        for run_id, exp_id in list(self._run_experiments.items()):
+            if exp_id == experiment_id:
+                self._run_experiments.pop(run_id, None)
 
     def update_experiment(self, experiment_id: str, name: str | None = None, description: str | None = None) -> None:
         """Rename an experiment and/or set its description ("" clears it); its runs and artifacts stay where they are.
@@ -193,13 +220,29 @@ class Client(RegistryClient):
     def create_run(
         self,
         experiment_id: str | None = None,
-        run_name: str | None = None,
+        start_time: int | None = None,
         tags: Mapping[str, Any] | None = None,
+        run_name: str | None = None,
+        *,
         parent_run_id: str | None = None,
         description: str | None = None,
-        start_time: int | None = None,
     ) -> Run:
-        """Start a RUNNING run with the process's run context captured (see :mod:`logwright.context`)."""
+        """Start a RUNNING run with the process's run context captured (see :mod:`logwright.context`).
+
+        The positional order is MLflow's: ``create_run(experiment_id, start_time, tags, run_name)``.
+
+        Args:
+            experiment_id: an id or a name; None: the ``Default`` experiment.
+            start_time: epoch milliseconds (0 is kept); None: now.
+            tags: string labels.
+            run_name: None picks a name such as ``brave-otter-123``.
+            parent_run_id: nests the run under that one.
+            description: free text.
+
+        Raises:
+            ExperimentNotFound: no such experiment.
+            ExperimentDeleted: the experiment is deleted (as MLflow).
+        """
         from logwright.context import artifacts as context_artifacts
         from logwright.context import capture
 
@@ -208,6 +251,7 @@ class Client(RegistryClient):
         start = int(time.time() * 1000) if start_time is None else validation.timestamp_value("run", start_time)
         user_tags = {validation.check_key(k, "tag key"): validation.tag_value(k, v) for k, v in (tags or {}).items()}
         exp_id = self._experiment_id(experiment_id)
+        self._check_active(exp_id)
         if parent_run_id is not None:
             self._check_run(parent_run_id)
         run_id = uuid.uuid4().hex
@@ -252,7 +296,7 @@ class Client(RegistryClient):
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None,
                    description: str | None = None) -> None:
-        """Change a run's status, name or description."""
+        """Change a run's status, name or description (an empty ``name`` keeps the name, as MLflow)."""
         fields: dict[str, Any] = {}
         if status is not None:
             if status not in RunStatus.ALL:
@@ -260,7 +304,7 @@ class Client(RegistryClient):
             fields["status"] = status
             if status == RunStatus.RUNNING:
                 fields["end_time"] = None
-        if name is not None:
+        if name is not None and name != "":
             fields["run_name"] = validation.name_value(name, "run name")
         if description is not None:
             fields["description"] = validation.name_value(description, "description")
@@ -269,9 +313,10 @@ class Client(RegistryClient):
             self.store.update_run(run_id, fields)
 
     def delete_run(self, run_id: str) -> None:
-        """Hide a run from searches (its data stays; :meth:`restore_run` brings it back)."""
+        """Hide a run from searches; logging to it raises RunDeleted until :meth:`restore_run`."""
         self.store.flush()
         self.store.set_run_lifecycle(run_id, "deleted")
+        self._run_experiments.pop(run_id, None)
 
     def restore_run(self, run_id: str) -> None:
         """Undo :meth:`delete_run`."""
@@ -282,35 +327,53 @@ class Client(RegistryClient):
         self,
         experiment_ids: str | Sequence[str] | None = None,
         filter_string: str | None = None,
+        run_view_type: int | str = ViewType.ACTIVE_ONLY,
+        max_results: int | None = 1000,
         order_by: Sequence[str] | None = None,
-        max_results: int = 1000,
         page_token: str | None = None,
-        run_view_type: str = "active",
     ) -> RunList:
-        """Runs matching ``filter_string`` (see README, "Search"), best first by ``order_by``.
+        """Runs matching ``filter_string`` (see README, "Search"), in MLflow's argument order.
 
         Args:
             experiment_ids: ids or names; None searches every experiment.
             filter_string: e.g. ``"metrics.acc > 0.9 and params.model = 'rf'"``.
-            order_by: e.g. ``["metrics.acc DESC"]``.
-            max_results: page size.
+            run_view_type: ``ViewType.ACTIVE_ONLY``/``DELETED_ONLY``/``ALL`` (or ``"active"``...).
+            max_results: page size, at most ``MAX_RESULTS_PER_PAGE`` (50,000, as MLflow);
+                None: every match on one page.
+            order_by: e.g. ``["metrics.acc DESC"]``; newest first by default.
             page_token: the ``token`` of the previous page.
-            run_view_type: ``active``, ``deleted`` or ``all``.
 
         Raises:
             InvalidFilter: the filter is malformed (the message points at the position).
+            ExperimentNotFound: an experiment id or name does not exist.
+            ValueError: ``max_results`` is not an int from 1 to 50,000 (or None).
         """
-        self.store.flush()
+        from logwright.search import check_max_results
+
+        if max_results is not None and check_max_results(max_results) > MAX_RESULTS_PER_PAGE:
+            raise ValueError(f"max_results must be at most {MAX_RESULTS_PER_PAGE:,} per page (as MLflow's), "
+                             f"not {int(max_results):,}; pass None for every run")
+        return self._search_runs(self._search_ids(experiment_ids), filter_string, run_view_type,
+                                 max_results, order_by, page_token)
+
+    def _search_ids(self, experiment_ids: str | Sequence[str] | None) -> list[str] | None:
         if isinstance(experiment_ids, (str, int)):
             experiment_ids = [experiment_ids]
-        ids = None if experiment_ids is None else [self._experiment_id(e) for e in experiment_ids]
-        from logwright.search import check_max_results, decode_page_token, encode_page_token
+        return None if experiment_ids is None else [self._experiment_id(e) for e in experiment_ids]
 
-        max_results, offset = check_max_results(max_results), decode_page_token(page_token)
-        runs = self.store.search_runs(ids, filter_string, order_by, max_results + 1, offset, run_view_type)
-        out = RunList(runs[:max_results])
-        if len(runs) > max_results:
-            out.token = encode_page_token(offset + max_results)
+    def _search_runs(self, ids: list[str] | None, filter_string: str | None, view_type: int | str,
+                     max_results: int | None, order_by: Sequence[str] | None, page_token: str | None) -> RunList:
+        """One page of runs of experiments ``ids`` (None: all); any page size, None for all."""
+        from logwright.search import MAX_RESULTS, check_max_results, decode_page_token, encode_page_token
+
+        view = ViewType.to_view(view_type)
+        self.store.flush()
+        limit = MAX_RESULTS if max_results is None else check_max_results(max_results)
+        offset = decode_page_token(page_token)
+        runs = self.store.search_runs(ids, filter_string, order_by, limit + 1, offset, view)
+        out = RunList(runs[:limit])
+        if len(runs) > limit:
+            out.token = encode_page_token(offset + limit)
         return out
 
     # -- params, metrics, tags -------------------------------------------------------
@@ -330,6 +393,8 @@ class Client(RegistryClient):
                 raise RunNotFound(run_id)
         if self.store.read_only:
             raise StoreError(f"store {self.store.location!r} is read-only: run {run_id} can be read, not logged to")
+        if self.store.get_run(run_id).info.lifecycle_stage == "deleted":  # once per run and process
+            raise RunDeleted(run_id)
         self._run_experiments[run_id] = found[0]
         return found[0]
 
@@ -362,9 +427,17 @@ class Client(RegistryClient):
             known[key] = text
         self.store.log_params(run_id, fresh)
 
-    def log_metric(self, run_id: str, key: str, value: Any, step: int | None = None,
-                   timestamp: int | None = None) -> None:
-        """Append one point to a metric's history; ``step=None`` takes that key's next step."""
+    def log_metric(self, run_id: str, key: str, value: Any, timestamp: int | None = None,
+                   step: int | None = None) -> None:
+        """Append one point to a metric's history, in MLflow's order (timestamp before step).
+
+        Args:
+            run_id: the run.
+            key: the metric's name.
+            value: a number (NaN and infinities are kept).
+            timestamp: epoch milliseconds (0 is kept); None: now.
+            step: None takes that key's next step.
+        """
         if run_id not in self._run_experiments:
             self._check_run(run_id)
         key = validation.check_key(key, "metric key")
@@ -389,22 +462,33 @@ class Client(RegistryClient):
             step = validation.step_value(next(iter(checked), "?"), step)
         ts = int(time.time() * 1000) if timestamp is None else validation.timestamp_value("metrics", timestamp)
         for key, value in checked.items():
-            self.log_metric(run_id, key, value, step, ts)
+            self.log_metric(run_id, key, value, ts, step)
 
-    def log_batch(self, run_id: str, metrics: Iterable[Metric] = (), params: Mapping[str, Any] | None = None,
-                  tags: Mapping[str, Any] | None = None) -> None:
-        """Log metric points, params and tags in one call (all checked before any is queued)."""
+    def log_batch(self, run_id: str, metrics: Iterable[Metric] = (),
+                  params: Iterable[Param] | Mapping[str, Any] | None = None,
+                  tags: Iterable[RunTag] | Mapping[str, Any] | None = None) -> None:
+        """Log metric points, params and tags in one call (all checked before any is queued).
+
+        Args:
+            run_id: the run.
+            metrics: :class:`Metric` points (``Metric(key, value, timestamp, step)``, as MLflow's).
+            params: :class:`Param` entities (MLflow's form) or a mapping.
+            tags: :class:`RunTag` entities (MLflow's form) or a mapping.
+        """
         self._check_run(run_id)
         metrics = list(metrics)
         for m in metrics:
             validation.check_key(m.key, "metric key")
             validation.metric_value(m.key, m.value)
+            validation.timestamp_value(m.key, m.timestamp)
+            validation.step_value(m.key, m.step)
+        params, tags = _as_mapping(params, "params"), _as_mapping(tags, "tags")
         if params:
             self.log_params(run_id, params)
         if tags:
             self.set_tags(run_id, tags)
         for m in metrics:
-            self.log_metric(run_id, m.key, m.value, m.step, m.timestamp)
+            self.log_metric(run_id, m.key, m.value, m.timestamp, m.step)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point logged for ``key``, ordered by step."""
@@ -445,63 +529,24 @@ class Client(RegistryClient):
         self.store.log_input(run_id, *text)
         return dataset
 
-    # -- artifacts -------------------------------------------------------------------
-
-    def artifacts(self, run_id: str) -> ArtifactRepository:
-        """The run's artifact repository (a local folder or an ``s3://`` prefix)."""
-        return _artifacts.for_uri(self.store.artifact_dir(self._check_run(run_id), run_id))
-
-    def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> str:
-        """Copy a file (or a folder's contents) into the run; returns the artifact path."""
-        repo = self.artifacts(run_id)
-        if os.path.isdir(local_path):
-            return repo.log_dir(local_path, artifact_path)
-        return repo.log_file(local_path, artifact_path)
-
-    def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> str:
-        """Copy a folder's contents into the run."""
-        return self.artifacts(run_id).log_dir(local_dir, artifact_path)
-
-    def log_text(self, run_id: str, text: str, artifact_file: str) -> str:
-        """Write ``text`` (UTF-8) as an artifact file."""
-        return self.artifacts(run_id).write_bytes(artifact_file, text.encode("utf-8"))
-
-    def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> str:
-        """Write a dict as JSON (or YAML for .yaml/.yml when PyYAML is installed)."""
-        if artifact_file.endswith((".yaml", ".yml")):
-            import yaml
-
-            data = yaml.safe_dump(dictionary, sort_keys=False)
-        else:
-            data = json.dumps(dictionary, indent=2, default=_json_default, allow_nan=True)
-        return self.log_text(run_id, data, artifact_file)
-
-    def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> str:
-        """Save a matplotlib figure (any savefig format) or a plotly figure (.html/.png)."""
-        repo = self.artifacts(run_id)
-        if hasattr(figure, "savefig"):
-            save = figure.savefig
-        elif hasattr(figure, "write_html") and artifact_file.endswith(".html"):
-            def save(path: str) -> None:
-                figure.write_html(path, include_plotlyjs=True)
-        elif hasattr(figure, "write_image"):
-            save = figure.write_image
-        else:
-            raise TypeError(f"cannot save a {type(figure).__name__} as a figure")
-        return repo.write_via(artifact_file, save)  # never through a link, renamed into place
-
-    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
-        """Files and folders directly under ``path`` in the run's artifacts."""
-        return self.artifacts(run_id).list(path)
-
-    def download_artifacts(self, run_id: str, path: str = "", dst_path: str | None = None) -> str:
-        """Copy an artifact out of the store; returns the local path."""
-        dest = dst_path or tempfile.mkdtemp(prefix="logwright-")
-        return self.artifacts(run_id).download(path, dest)
-
     def flush(self) -> None:
         """Make everything logged so far durable."""
         self.store.flush()
+
+
+def _as_mapping(items: Iterable[Any] | Mapping[str, Any] | None, what: str) -> dict[str, Any]:
+    """``{key: value}`` from a mapping or from entities with ``.key`` and ``.value`` (Param, RunTag)."""
+    if items is None:
+        return {}
+    if isinstance(items, Mapping):
+        return dict(items)
+    out = {}
+    for item in items:
+        if not hasattr(item, "key") or not hasattr(item, "value"):
+            raise TypeError(f"log_batch {what} must be a mapping or {'Param' if what == 'params' else 'RunTag'} "
+                            f"entities, not {type(item).__name__}: {item!r:.80}")
+        out[item.key] = item.value
+    return out
 
 
 def _conflict(run_id: str, key: str, old: str, new: str) -> ParamConflict:
@@ -509,13 +554,3 @@ def _conflict(run_id: str, key: str, old: str, new: str) -> ParamConflict:
         f"param {key!r} was already logged as {old!r} in run {run_id}; "
         f"cannot change it to {new!r} (params are write-once)"
     )
-
-
-def _json_default(obj: Any) -> Any:
-    for attr in ("tolist", "item"):
-        fn = getattr(obj, attr, None)
-        if fn is not None:
-            return fn()
-    if isinstance(obj, float) and math.isnan(obj):
-        return None
-    return str(obj)

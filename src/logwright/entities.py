@@ -11,13 +11,43 @@ from typing import Any, NamedTuple
 
 
 class RunStatus:
-    """The states a run moves through."""
+    """The states a run moves through (``SCHEDULED``: created to run later, as in MLflow)."""
 
     RUNNING = "RUNNING"
+    SCHEDULED = "SCHEDULED"
     FINISHED = "FINISHED"
     FAILED = "FAILED"
     KILLED = "KILLED"
-    ALL = (RUNNING, FINISHED, FAILED, KILLED)
+    ALL = (RUNNING, SCHEDULED, FINISHED, FAILED, KILLED)
+
+
+class ViewType:
+    """Which lifecycle a search sees, as MLflow's ``ViewType`` (the strings work too).
+
+    ``ACTIVE_ONLY`` (1), ``DELETED_ONLY`` (2), ``ALL`` (3); every ``view``/``view_type``/
+    ``run_view_type`` argument also takes ``"active"``, ``"deleted"`` or ``"all"``.
+    """
+
+    ACTIVE_ONLY = 1
+    DELETED_ONLY = 2
+    ALL = 3
+
+    @staticmethod
+    def to_view(view: object) -> str:
+        """``"active"``, ``"deleted"`` or ``"all"`` for a ViewType or one of those strings.
+
+        Raises:
+            ValueError: ``view`` is neither (the message names it).
+        """
+        names = {1: "active", 2: "deleted", 3: "all", "active_only": "active", "deleted_only": "deleted"}
+        key = view.lower() if isinstance(view, str) else view
+        if isinstance(key, bool) or key is None:
+            key = None
+        found = names.get(key, key if key in ("active", "deleted", "all") else None)  # type: ignore[arg-type]
+        if found is None:
+            raise ValueError(f"view type must be ViewType.ACTIVE_ONLY, DELETED_ONLY or ALL "
+                             f"(or 'active', 'deleted', 'all'), not {view!r}")
+        return found
 
 
 class SpanKind:
@@ -51,12 +81,16 @@ class Experiment:
 
 
 class Metric(NamedTuple):
-    """One point of a metric's history (a named tuple: reads build millions of them)."""
+    """One point of a metric's history (a named tuple: reads build millions of them).
+
+    The fields are in MLflow's order, ``Metric(key, value, timestamp, step)``, so
+    ``log_batch`` code written for MLflow ports over unchanged.
+    """
 
     key: str
     value: float
-    step: int
     timestamp: int
+    step: int
 
 
 @dataclass(frozen=True)
@@ -117,6 +151,11 @@ class RunInfo:
     def run_uuid(self) -> str:
         """MLflow's old name for ``run_id``."""
         return self.run_id
+
+    @property
+    def user_id(self) -> str | None:
+        """MLflow's name for ``user``."""
+        return self.user
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,22 @@ class TraceNotFound(LogwrightError, KeyError):
         return str(self.args[0])
 
 
+class RunDeleted(LogwrightError, ValueError):
+    """The run is deleted: it can be read and restored, not resumed or logged to (as MLflow)."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id!r} is deleted: restore it with restore_run() to resume it or log to it")
+        self.run_id = run_id
+
+
+class ExperimentDeleted(LogwrightError, ValueError):
+    """The experiment is deleted: it cannot be made the active one (as MLflow)."""
+
+    def __init__(self, ref: object) -> None:
+        super().__init__(f"experiment {ref!r} is deleted: restore it with restore_experiment() to use it again")
+        self.ref = ref
+
+
 class ParamConflict(LogwrightError, ValueError):
     """A param was logged again with another value (params are write-once)."""
 

@@ -17,12 +17,16 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from logwright import config
-from logwright.client import Client, RunList
+from logwright.client import Client
 from logwright.entities import Dataset, Experiment, FileInfo, Metric, Run, RunStatus
+from logwright.exceptions import ExperimentDeleted, RunDeleted
+from logwright.fluent_search import search_experiments as search_experiments
+from logwright.fluent_search import search_runs as search_runs
 
 _logger = logging.getLogger(__name__)
 
@@ -125,16 +129,31 @@ def _client() -> Client:
     return client
 
 
-def set_experiment(name: str | None = None, experiment_id: str | None = None) -> Experiment:
-    """Make ``name`` (created if missing) or ``experiment_id`` the experiment of new runs."""
+def set_experiment(experiment_name: str | None = None, experiment_id: str | None = None, *,
+                   name: str | None = None) -> Experiment:
+    """Make an experiment the one new runs go to (MLflow's ``set_experiment``).
+
+    Args:
+        experiment_name: its name; created when missing.
+        experiment_id: its id (must exist).
+        name: the same as ``experiment_name``.
+
+    Raises:
+        ExperimentDeleted: the experiment is deleted (restore it first), as in MLflow.
+        ExperimentNotFound: ``experiment_id`` does not exist.
+    """
     global _experiment_id
     client = _client()
+    name = experiment_name if experiment_name is not None else name
     if experiment_id is not None:
         exp = client.get_experiment(str(experiment_id))
     elif name is not None:
-        exp = client.get_experiment(client.create_experiment(name))
+        found = client.get_experiment_by_name(name)
+        exp = found if found is not None else client.get_experiment(client.create_experiment(name))
     else:
-        raise ValueError("set_experiment needs a name or an experiment_id")
+        raise ValueError("set_experiment needs an experiment_name or an experiment_id")
+    if exp.lifecycle_stage == "deleted":
+        raise ExperimentDeleted(exp.name)
     _experiment_id = exp.experiment_id
     return exp
 
@@ -189,9 +208,13 @@ def start_run(
     Leaving the ``with`` block ends the run FINISHED, FAILED if an exception escaped
     (its type and message go in the ``logwright.error`` tag), KILLED on KeyboardInterrupt.
 
+    Resuming (``run_id=``) sets the run RUNNING again and applies ``run_name``, ``tags``
+    and ``description``, as MLflow does; the returned run reads RUNNING.
+
     Raises:
         RuntimeError: a run is already active and ``nested`` is False.
         RunNotFound: ``run_id`` does not exist.
+        RunDeleted: ``run_id`` is deleted.
     """
     client = _client()
     stack = _stack.get()
@@ -202,20 +225,28 @@ def start_run(
         )
     parent = parent_run_id or (stack[-1].info.run_id if stack and nested else None)
     if run_id is not None:
-        run = _resume(client, run_id)
+        run = _resume(client, run_id, run_name, tags, description)
     else:
         exp = str(experiment_id) if experiment_id is not None else _current_experiment_id(client)
-        run = client.create_run(exp, run_name, tags, parent, description)
+        run = client.create_run(exp, tags=tags, run_name=run_name, parent_run_id=parent, description=description)
     active = _push(ActiveRun(run, client))
     if log_system_metrics or (log_system_metrics is None and config.flag(config.SYSTEM_METRICS)):
         _start_system_metrics(active)
     return active
 
 
-def _resume(client: Client, run_id: str) -> Run:
+def _resume(client: Client, run_id: str, run_name: str | None, tags: Mapping[str, Any] | None,
+            description: str | None) -> Run:
     run = client.get_run(run_id)
-    client.update_run(run_id, status=RunStatus.RUNNING)  # this process owns it now
-    return run
+    if run.info.lifecycle_stage == "deleted":
+        raise RunDeleted(run_id)
+    client.update_run(run_id, status=RunStatus.RUNNING, name=run_name, description=description)
+    if tags:
+        client.set_tags(run_id, tags)
+    info = replace(run.info, status=RunStatus.RUNNING, end_time=None,
+                   run_name=run_name or run.info.run_name,
+                   description=description if description is not None else run.info.description)
+    return replace(run, info=info, data=replace(run.data, tags={**run.data.tags, **(tags or {})}))
 
 
 def _start_system_metrics(active: ActiveRun) -> None:
@@ -304,10 +335,10 @@ def log_metric(key: str, value: float, step: int | None = None, timestamp: int |
     stack = _stack.get()
     if stack and run_id is None:
         active = stack[-1]
-        active.client.log_metric(active.info.run_id, key, value, step, timestamp)
+        active.client.log_metric(active.info.run_id, key, value, timestamp, step)
         return
     client, rid = _run_for_logging(run_id)
-    client.log_metric(rid, key, value, step, timestamp)
+    client.log_metric(rid, key, value, timestamp, step)
 
 
 def log_metrics(metrics: Mapping[str, float], step: int | None = None, timestamp: int | None = None,
@@ -378,31 +409,6 @@ def log_input(dataset: Dataset | Any, name: str | None = None, context: str | No
 def get_run(run_id: str) -> Run:
     """A run with its params, tags and latest metrics (raises RunNotFound)."""
     return _client().get_run(run_id)
-
-
-def search_runs(
-    experiment: str | Sequence[str] | None = None,
-    filter: str | None = None,  # noqa: A002 - the name users know from MLflow's filter_string
-    order_by: Sequence[str] | None = None,
-    max_results: int = 1000,
-    page_token: str | None = None,
-    experiment_ids: str | Sequence[str] | None = None,
-    filter_string: str | None = None,
-) -> RunList:
-    """Runs of ``experiment`` (name or id; default: the current one) matching ``filter``.
-
-    Returns a list of :class:`Run` with ``.token`` (next page) and ``.to_pandas()``.
-    """
-    client = _client()
-    experiment = experiment if experiment is not None else experiment_ids
-    if experiment is None:
-        experiment = _current_experiment_id(client)
-    return client.search_runs(experiment, filter or filter_string, order_by, max_results, page_token)
-
-
-def search_experiments(view: str = "active", filter: str | None = None) -> list[Experiment]:  # noqa: A002
-    """Every experiment (``view``: active, deleted or all)."""
-    return _client().search_experiments(view, filter)
 
 
 def get_metric_history(run_id: str, key: str) -> list[Metric]:

@@ -103,6 +103,7 @@ _STACK_BUDGET = 60
 _HEIGHT_BUDGET = 800
 _LEAF_HEIGHT = 8
 _CHUNK = 32
+_ASCENDING = "\0asc\0"  # marks a sort key that is ascending whatever the clause's direction
 _MAX_OFFSET_DIGITS = 18  # page offsets below 10**18: offset + page size fits SQLite's int64
 
 
@@ -115,6 +116,7 @@ class _Table:
     id_col: str
     outer: str
     numeric: bool
+    columns: tuple[str, ...] = ()  # set: the key names one of these columns (datasets), not a stored key
 
 
 @dataclass(frozen=True)
@@ -142,18 +144,23 @@ _ATTR = {"attributes": "attr", "attribute": "attr", "attr": "attr"}
 _TAG = {"tags": "tag", "tag": "tag"}
 _RUNS = _Target(
     noun="run",
-    prefixes={**_ATTR, **_TAG, "metrics": "metric", "metric": "metric", "params": "param", "param": "param"},
+    prefixes={**_ATTR, **_TAG, "run": "attr", "metrics": "metric", "metric": "metric", "params": "param",
+              "param": "param", "parameters": "param", "parameter": "param", "datasets": "dataset",
+              "dataset": "dataset"},
     tables={
         "metric": _Table("metric", "latest_metrics", "run_id", "r.run_id", numeric=True),
         "param": _Table("param", "params", "run_id", "r.run_id", numeric=False),
         "tag": _Table("tag", "tags", "run_id", "r.run_id", numeric=False),
+        "dataset": _Table("dataset", "inputs", "run_id", "r.run_id", numeric=False,
+                          columns=("name", "digest", "context")),
     },
     attributes={
         **_columns("r", "run_id run_name status user source parent_run_id description", ""),
         **_columns("r", "", "start_time end_time experiment_id"),
         "duration": ("(r.end_time - r.start_time)", True),
+        "artifact_uri": ("", False),  # built by _artifact_uri: it needs the store's artifact root
     },
-    aliases={"name": "run_name", "user_id": "user", "created": "start_time"},
+    aliases={"name": "run_name", "run name": "run_name", "user_id": "user", "created": "start_time"},
     default_order="r.start_time DESC, r.run_id",
     tiebreak="r.run_id",
 )
@@ -286,6 +293,19 @@ def _lex_word(text: str, i: int, target: _Target) -> _Token:
         if word.upper() in _KEYWORDS:
             return _Token("kw", word.upper(), i, word)
         return _Token("ident", (None, word), i, word, i)
+    return _lex_key(text, i, word, end, target)
+
+
+def _lex_backticked(text: str, i: int, target: _Target) -> _Token:
+    """A backtick-quoted prefix (`` `metrics`.acc ``, as MLflow takes) or bare attribute name."""
+    word, end = _lex_quoted(text, i)
+    if text.startswith(".", end):
+        return _lex_key(text, i, word, end, target)
+    return _Token("ident", (None, word), i, text[i:end], i)
+
+
+def _lex_key(text: str, i: int, word: str, end: int, target: _Target) -> _Token:
+    """The ``<prefix>.<key>`` identifier whose prefix ``word`` ends at ``end`` (the dot)."""
     prefix = target.prefixes.get(word.lower())
     if prefix is None:
         known = ", ".join(sorted(target.prefixes))
@@ -316,6 +336,8 @@ def _lex_one(text: str, i: int, target: _Target) -> _Token:
         return _Token("number", _number(number.group(), i), i, number.group())
     if _WORD.match(text, i):
         return _lex_word(text, i, target)
+    if ch == "`":
+        return _lex_backticked(text, i, target)
     for op in _OPERATORS:
         if text.startswith(op, i):
             return _Token("op", _CANONICAL_OP.get(op, op), i, op)
@@ -340,6 +362,12 @@ def _resolve(tok: _Token, target: _Target, dialect: _Dialect = _SQLITE) -> _Fiel
     prefix, name = tok.value
     if prefix is not None and prefix != "attr":
         table = target.tables[prefix]
+        if table.columns:
+            if name.lower() not in table.columns:
+                known = ", ".join(table.columns)
+                raise _Problem(f"unknown {table.noun} field {name!r} (known: {known})", tok.key_pos)
+            expr = dialect.text.replace("value", name.lower())
+            return _Field(f"{table.noun} {name.lower()!r}", table, name.lower(), expr, False)
         expr = dialect.metric_value if table.numeric else dialect.text
         return _Field(f"{table.noun} {name!r}", table, name, expr, table.numeric)
     canonical = target.aliases.get(name.lower(), name.lower())
@@ -347,7 +375,17 @@ def _resolve(tok: _Token, target: _Target, dialect: _Dialect = _SQLITE) -> _Fiel
         known = ", ".join(sorted([*target.attributes, *target.aliases]))
         raise _Problem(f"unknown {target.noun} attribute {name!r} (known: {known})", tok.key_pos)
     expr, numeric = target.attributes[canonical]
+    if canonical == "artifact_uri":
+        expr = _artifact_uri(dialect)
     return _Field(f"attribute {name!r}", None, canonical, expr, numeric)
+
+
+def _artifact_uri(dialect: _Dialect) -> str:
+    """A run's artifact URI in SQL: its experiment's location (or ``<root>/<experiment id>``,
+    the root a parameter) then ``/<run_id>``, as the stores' ``artifact_dir`` builds it."""
+    location = "(SELECT e.artifact_location FROM experiments e WHERE e.experiment_id = r.experiment_id)"
+    root = "CAST(%s AS TEXT)" if dialect is _POSTGRES else "?"
+    return f"(COALESCE(RTRIM({location}, '/'), {root} || '/' || r.experiment_id) || '/' || r.run_id)"
 
 
 @dataclass(frozen=True)
@@ -410,9 +448,11 @@ def _negate(inner: _Expr) -> _Expr:
 class _Parser:
     """Recursive descent over the tokens; each rule returns an :class:`_Expr`."""
 
-    def __init__(self, text: str, target: _Target, dialect: _Dialect = _SQLITE) -> None:
+    def __init__(self, text: str, target: _Target, dialect: _Dialect = _SQLITE,
+                 artifact_root: str | None = None) -> None:
         self.target = target
         self.dialect = dialect
+        self.artifact_root = artifact_root
         self.tokens = _tokenize(text, target)
         self.i = 0
         self.depth = 0  # enclosing parentheses and NOTs
@@ -502,10 +542,16 @@ class _Parser:
         dialect = self.dialect
         field = _resolve(tok, self.target, dialect)
         op, op_tok = self.operator(tok)
+        if op.startswith("IS") and field.key == "artifact_uri" and field.table is None:
+            return _Expr(dialect.false if op == "IS NULL" else dialect.true, [])  # every run has one
         if op.startswith("IS"):
             return _Expr(*_null_check(field, op == "IS NOT NULL", dialect))
         values = self.in_list() if op.endswith("IN") else [self.literal(op_tok)]
         sql, params = _predicate(field, op, op_tok, values, dialect)
+        if field.key == "artifact_uri" and field.table is None:
+            if self.artifact_root is None:
+                raise _Problem("attribute 'artifact_uri' is searched through search_runs only", tok.pos)
+            params = [self.artifact_root.rstrip("/"), *params]  # the expression comes first in the SQL
         if self.negations and field.table is None:
             # A missing attribute makes the comparison NULL; NOT must see it as false.
             sql = f"COALESCE({sql}, {dialect.false})"
@@ -560,6 +606,9 @@ def _null_check(field: _Field, present: bool, dialect: _Dialect = _SQLITE) -> tu
     if field.table is None:
         return f"{field.expr} IS {'NOT ' if present else ''}NULL", []
     t = field.table
+    if t.columns:
+        where = f"SELECT {t.id_col} FROM {t.table} WHERE {field.key} IS NOT NULL"
+        return f"{t.outer} {'' if present else 'NOT '}IN ({where})", []
     where = f"SELECT {t.id_col} FROM {t.table} WHERE key = {dialect.mark}"
     return f"{t.outer} {'' if present else 'NOT '}IN ({where})", [field.key]
 
@@ -572,6 +621,10 @@ def _predicate(field: _Field, op: str, op_tok: _Token, values: list[_Token],
         cond, params = _like(field, op, op_tok, values[0], dialect)
     elif field.numeric:
         cond, params = _compare(field.expr, op, [_as_number(field, v) for v in values], mark)
+    elif field.table is not None and field.table.columns:
+        if any(v.kind != "string" for v in values):
+            raise _Problem(f"{field.label} is compared with quoted strings (as MLflow's dataset filters)", op_tok.pos)
+        cond, params = _compare(field.expr, op, [v.value for v in values], mark)
     elif field.table is not None and all(v.kind == "number" for v in values):
         cond, params = _numeric_text(op, [v.value for v in values], dialect)
     else:
@@ -580,6 +633,8 @@ def _predicate(field: _Field, op: str, op_tok: _Token, values: list[_Token],
     if field.table is None:
         return cond, params
     t = field.table
+    if t.columns:
+        return f"{t.outer} IN (SELECT {t.id_col} FROM {t.table} WHERE {cond})", params
     sql = f"{t.outer} IN (SELECT {t.id_col} FROM {t.table} WHERE key = {mark} AND {cond})"
     return sql, [field.key, *params]
 
@@ -643,7 +698,8 @@ def _check_length(text: str, what: str) -> None:
         raise InvalidFilter(message, text[: MAX_FILTER_LENGTH + 1], MAX_FILTER_LENGTH)
 
 
-def _compile_filter(text: object, target: _Target, dialect: _Dialect = _SQLITE) -> tuple[str, list]:
+def _compile_filter(text: object, target: _Target, dialect: _Dialect = _SQLITE,
+                    artifact_root: str | None = None) -> tuple[str, list]:
     if text is None:
         return dialect.true, []
     text = _clean(text, "a filter")
@@ -651,19 +707,24 @@ def _compile_filter(text: object, target: _Target, dialect: _Dialect = _SQLITE) 
     try:
         if not text.strip():
             return dialect.true, []
-        return _Parser(text, target, dialect).parse_filter()
+        return _Parser(text, target, dialect, artifact_root).parse_filter()
     except _Problem as problem:
         raise InvalidFilter(problem.message, text, problem.pos) from None
 
 
 def _sort_exprs(field: _Field, dialect: _Dialect = _SQLITE) -> list[str]:
-    """The sort keys of a field, each taking the field's key as its one parameter (if any)."""
+    """The sort keys of a field, each taking the field's key as its one parameter (if any).
+
+    A metric sorts by a NaN flag first (ascending in both directions, missing values last
+    after it), so NaN comes after every number and before runs without the metric, as in MLflow.
+    """
     if field.table is None:
         return [field.expr]
     t = field.table
     where = f"{t.id_col} = {t.outer} AND key = {dialect.mark}"
     if t.numeric:
-        return [f"(SELECT {field.expr} FROM {t.table} WHERE {where})"]
+        flag = f"(SELECT CASE WHEN {field.expr} IS NULL THEN 1 ELSE 0 END FROM {t.table} WHERE {where})"
+        return [_ASCENDING + flag, f"(SELECT {field.expr} FROM {t.table} WHERE {where})"]
     # Params and tags sort numbers numerically, before strings (SQLite orders REAL < TEXT).
     if dialect is _SQLITE:
         value = f"CASE WHEN {_IS_NUMBER} THEN CAST(value AS REAL) ELSE value END"
@@ -679,6 +740,10 @@ def _order_term(clause: str, target: _Target, dialect: _Dialect = _SQLITE) -> tu
     if tok.kind != "ident":
         raise _Problem(f"expected a column to order by, found {_describe(tok)}", tok.pos)
     field = _resolve(tok, target, dialect)
+    if field.table is not None and field.table.columns:
+        raise _Problem(f"runs cannot be ordered by {field.label} (a run may have many datasets)", tok.pos)
+    if field.table is None and field.key == "artifact_uri":
+        raise _Problem("runs cannot be ordered by artifact_uri (order by run_id or experiment_id)", tok.pos)
     exprs = _sort_exprs(field, dialect)
     params = [field.key] if field.table is not None else []
     direction = "ASC"
@@ -688,10 +753,10 @@ def _order_term(clause: str, target: _Target, dialect: _Dialect = _SQLITE) -> tu
         nxt = parser.take()
     if nxt.kind != "end":
         raise _Problem(f"expected ASC or DESC, found {nxt.text!r}", nxt.pos)
+    terms = [(e[len(_ASCENDING):], "ASC") if e.startswith(_ASCENDING) else (e, direction) for e in exprs]
     if _NULLS_LAST or dialect is not _SQLITE:
-        return ", ".join(f"{expr} {direction} NULLS LAST" for expr in exprs), params * len(exprs)
-    expr = exprs[0]
-    return f"{expr} IS NULL, {expr} {direction}", params + params
+        return ", ".join(f"{expr} {way} NULLS LAST" for expr, way in terms), params * len(exprs)
+    return ", ".join(f"{expr} IS NULL, {expr} {way}" for expr, way in terms), params * (2 * len(exprs))
 
 
 def _order_clauses(order_by: object) -> list[str]:
@@ -725,12 +790,15 @@ def _compile_order_by(order_by: object, target: _Target, dialect: _Dialect = _SQ
     return ", ".join([*terms, target.tiebreak]), params
 
 
-def compile_run_filter(text: str | None, dialect: str = "sqlite") -> tuple[str, list]:
+def compile_run_filter(text: str | None, dialect: str = "sqlite", artifact_root: str | None = None) -> tuple[str, list]:
     """Compiles a run filter to an SQL boolean expression over ``runs`` aliased ``r``.
 
     Args:
         text: The filter, e.g. ``"metrics.acc > 0.9 and params.model = 'rf'"``.
         dialect: ``"sqlite"`` (``?`` placeholders) or ``"postgres"`` (``%s`` placeholders).
+        artifact_root: the store's artifact root (experiments without a recorded location
+            keep runs under ``<root>/<experiment_id>``); needed by ``attributes.artifact_uri``,
+            which SQL needs ``experiments`` for (None: that attribute is refused).
 
     Returns:
         The parenthesized SQL expression and its parameters; ``("1", [])`` for an empty filter
@@ -742,7 +810,7 @@ def compile_run_filter(text: str | None, dialect: str = "sqlite") -> tuple[str, 
             surrogates replaced by U+FFFD (cut after ``MAX_FILTER_LENGTH + 1`` characters).
         TypeError: ``text`` is neither a string nor None.
     """
-    return _compile_filter(text, _RUNS, _dialect(dialect))
+    return _compile_filter(text, _RUNS, _dialect(dialect), artifact_root)
 
 
 def compile_run_order_by(order_by: Sequence[str] | str | None, dialect: str = "sqlite") -> tuple[str, list]:

@@ -54,7 +54,7 @@ def site(tmp_path_factory):
     fluent._reset_for_tests()
     ids = populate(uri, long_points=500)
     client = Client(uri)
-    run = client.create_run(ids["experiment_id"], "broken-artifacts")
+    run = client.create_run(ids["experiment_id"], run_name="broken-artifacts")
     run_id = run.info.run_id
     repo = client.artifacts(run_id)
     for name, body in BROKEN_MODELS.items():

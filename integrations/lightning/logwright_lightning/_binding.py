@@ -77,7 +77,7 @@ class RunBinding:
         else:
             exp = self.experiment_id or client.create_experiment("Default")
         tags = {"logwright.autolog": "lightning", **self.tags}
-        self.run_id = client.create_run(exp, self.run_name, tags).info.run_id
+        self.run_id = client.create_run(exp, tags=tags, run_name=self.run_name).info.run_id
         self.owned = True
         return self.run_id
 

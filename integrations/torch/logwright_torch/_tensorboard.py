@@ -92,8 +92,8 @@ class TensorBoardBridge:
         tag, value = _arg(args, kwargs, 0, "tag"), _arg(args, kwargs, 1, "scalar_value")
         step = _step(_arg(args, kwargs, 2, "global_step"))
         run = self._run()
-        run.client.log_metric(run.info.run_id, str(tag), float(value), step,
-                              _timestamp(_arg(args, kwargs, 3, "walltime")))
+        run.client.log_metric(run.info.run_id, str(tag), float(value), _timestamp(_arg(args, kwargs, 3, "walltime")),
+                              step)
         return result
 
     def _wrap_writer_add_scalars(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
@@ -104,7 +104,7 @@ class TensorBoardBridge:
         ts = _timestamp(_arg(args, kwargs, 3, "walltime"))
         run = self._run()
         for tag, value in values.items():
-            run.client.log_metric(run.info.run_id, f"{main_tag}/{tag}", float(value), step, ts)
+            run.client.log_metric(run.info.run_id, f"{main_tag}/{tag}", float(value), ts, step)
         return result
 
     def _wrap_writer_add_hparams(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
@@ -115,5 +115,5 @@ class TensorBoardBridge:
         run = self._run()
         run.client.log_params(run.info.run_id, {str(k): v for k, v in hparams.items()})
         for key, value in metrics.items():
-            run.client.log_metric(run.info.run_id, str(key), float(value), step)
+            run.client.log_metric(run.info.run_id, str(key), float(value), step=step)
         return result

@@ -125,16 +125,16 @@ def populate(uri: str, long_points: int = 5000) -> dict[str, Any]:
     client = Client(uri)
     exp = client.create_experiment("sample-experiment")
     t0 = int(time.time() * 1000) - 3_600_000
-    parent = client.create_run(exp, "sweep", start_time=t0, description="A learning-rate sweep.")
+    parent = client.create_run(exp, start_time=t0, run_name="sweep", description="A learning-rate sweep.")
     children = []
     for i, lr in enumerate((0.1, 0.3, 1.0)):
-        child = client.create_run(exp, f"lr-{lr}", parent_run_id=parent.info.run_id, start_time=t0 + 1000 * (i + 1))
+        child = client.create_run(exp, run_name=f"lr-{lr}", parent_run_id=parent.info.run_id, start_time=t0 + 1000 * (i + 1))
         client.log_params(child.info.run_id, {"lr": lr, "optimizer": "adam" if i else "sgd", "layers": 2})
         _curves(client, child.info.run_id, lr, 40, t0)
         client.set_terminated(child.info.run_id, "FINISHED" if i < 2 else "FAILED", end_time=t0 + 60_000 * (i + 1))
         children.append(child.info.run_id)
     client.set_terminated(parent.info.run_id, end_time=t0 + 200_000)
-    hostile = client.create_run(exp, "hostile " + HOSTILE, tags={"note": HOSTILE, "html": HOSTILE_IMG},
+    hostile = client.create_run(exp, run_name="hostile " + HOSTILE, tags={"note": HOSTILE, "html": HOSTILE_IMG},
                                 start_time=t0 + 300_000, description=HOSTILE)
     hid = hostile.info.run_id
     client.log_params(hid, {"payload": HOSTILE, "lr": 0.01, HOSTILE_IMG.replace("/", "_"): "key is html"})
@@ -145,7 +145,7 @@ def populate(uri: str, long_points: int = 5000) -> dict[str, Any]:
         client.log_metric(hid, "long", math.sin(step / 200) + (3 if step == long_points // 3 else 0), step=step,
                           timestamp=t0 + step)
     _artifacts(client, hid)
-    running = client.create_run(exp, "still-running", start_time=int(time.time() * 1000) - 5000)
+    running = client.create_run(exp, run_name="still-running", start_time=int(time.time() * 1000) - 5000)
     client.log_params(running.info.run_id, {"lr": 0.5, "optimizer": "adam"})
     client.log_metric(running.info.run_id, "loss", 0.7, step=0)
     client.flush()

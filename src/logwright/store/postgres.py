@@ -178,12 +178,12 @@ class PostgresStore(QueuedWritesMixin, ExperimentLocationsMixin, ReadsMixin, Pos
         """Queued operations not yet durable."""
         return self.writer.pending()
 
-    # -- experiments -----------------------------------------------------------------
     def last_ingested(self, client_id: str) -> int:
         """The sequence number of the last batch applied from this HTTP client (0: none)."""
         row = self._one("SELECT seq FROM ingest_marks WHERE client_id = %s", (client_id,))
         return int(row[0]) if row else 0
 
+    # -- experiments -----------------------------------------------------------------
 
     def create_experiment(self, name: str, tags: Mapping[str, str] | None = None, description: str | None = None,
                           artifact_location: str | None = None) -> str:
@@ -253,8 +253,10 @@ class PostgresStore(QueuedWritesMixin, ExperimentLocationsMixin, ReadsMixin, Pos
         return {str(e): (n, last) for e, n, last in rows}
 
     def set_experiment_lifecycle(self, experiment_id: str, lifecycle: str) -> None:
-        """Mark an experiment active or deleted."""
+        """Mark an experiment active or deleted, and every run in it too (as MLflow)."""
         self.get_experiment(experiment_id)
+        self.flush()  # runs still queued are in the experiment too
+        self._execute("UPDATE runs SET lifecycle = %s WHERE experiment_id = %s", (lifecycle, int(experiment_id)))
         self._execute("UPDATE experiments SET lifecycle = %s, last_update_time = %s WHERE experiment_id = %s",
                       (lifecycle, now_ms(), int(experiment_id)))
 

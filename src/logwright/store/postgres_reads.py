@@ -85,6 +85,7 @@ class ReadsMixin:
     """The read half of the Store protocol over PostgreSQL."""
 
     location: str
+    artifact_root: str
     read_only: bool
     _last_reap: float
     _all: Callable[..., list[tuple]]
@@ -167,7 +168,7 @@ class ReadsMixin:
                     order_by: Sequence[str] | None = None, max_results: int = 1000, offset: int = 0,
                     view: str = "active") -> list[Run]:
         """Runs matching a filter (see :mod:`logwright.search`), ordered and paged."""
-        where, args = compile_run_filter(filter_string, dialect="postgres")
+        where, args = compile_run_filter(filter_string, dialect="postgres", artifact_root=self.artifact_root)
         order, order_args = compile_run_order_by(order_by, dialect="postgres")
         self.reap_dead_runs()
         sql = f"SELECT r.run_id FROM runs r WHERE ({where})"
@@ -185,7 +186,7 @@ class ReadsMixin:
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric, by step then time."""
         steps, vals, stamps = self.get_metric_series(run_id, key)
-        return [Metric(key, v, s, t) for s, v, t in zip(steps, vals, stamps, strict=False)]
+        return [Metric(key, v, t, s) for s, v, t in zip(steps, vals, stamps, strict=False)]
 
     @reading
     def get_metric_series(self, run_id: str, key: str) -> tuple[array, array, array]:

@@ -132,10 +132,28 @@ def _resolve_steps(cur: psycopg.Cursor, rows: list[tuple]) -> list[tuple]:
     return number_steps(rows, lambda slot: stored.get(slot, 0))
 
 
+def _drop_stored(cur: psycopg.Cursor, grouped: dict[tuple[str, str], tuple]) -> None:
+    """Remove from ``grouped`` the points its series already stores (only series whose steps go back)."""
+    runs, keys = zip(*grouped, strict=True)
+    cur.execute(
+        "SELECT m.run_id, m.key, m.step FROM latest_metrics m JOIN unnest(%s::text[], %s::text[]) AS u(r, k) "
+        "ON m.run_id = u.r AND m.key = u.k",
+        (list(runs), list(keys)),
+    )
+    for run_id, key, top in cur.fetchall():
+        arrays = grouped[(run_id, key)]
+        if min(arrays[0]) <= top:
+            cur.execute("SELECT steps, vals, timestamps FROM metric_chunks WHERE run_id = %s AND key = %s "
+                        "ORDER BY seq", (run_id, key), binary=True)
+            stored = series.decode_chunks((bytes(s), bytes(v), bytes(t)) for s, v, t in cur.fetchall())
+            grouped[(run_id, key)] = series.drop_stored(arrays, stored)
+
+
 def _apply_metrics(cur: psycopg.Cursor, rows: list[tuple]) -> None:
     _lock_series(cur, {(row[0], row[1]) for row in rows})
     rows = _resolve_steps(cur, rows)
     grouped, latest = series.group_points(rows)
+    _drop_stored(cur, grouped)
     runs, keys = zip(*grouped, strict=True)
     cur.execute(
         "SELECT DISTINCT ON (c.run_id, c.key) c.run_id, c.key, c.seq, c.n FROM metric_chunks c "
@@ -146,6 +164,8 @@ def _apply_metrics(cur: psycopg.Cursor, rows: list[tuple]) -> None:
     last = {(r, k): (seq, n) for r, k, seq, n in cur.fetchall()}
     appends, inserts = [], []
     for slot, arrays in grouped.items():
+        if not arrays[0]:
+            continue
         packed = series.pack_chunk(*arrays)
         found = last.get(slot)
         if found is not None and found[1] + packed[0] <= series.CHUNK_POINTS:
@@ -165,7 +185,8 @@ def _apply_metrics(cur: psycopg.Cursor, rows: list[tuple]) -> None:
         "ON CONFLICT (run_id, key) DO UPDATE SET value = EXCLUDED.value, "
         "timestamp = EXCLUDED.timestamp, step = EXCLUDED.step "
         "WHERE EXCLUDED.step > latest_metrics.step OR (EXCLUDED.step = latest_metrics.step "
-        "AND EXCLUDED.timestamp >= latest_metrics.timestamp)",
+        "AND (EXCLUDED.timestamp > latest_metrics.timestamp OR (EXCLUDED.timestamp = latest_metrics.timestamp "
+        "AND COALESCE(NULLIF(EXCLUDED.value, 'NaN'), 0) > COALESCE(NULLIF(latest_metrics.value, 'NaN'), 0))))",
         list(latest.values()),
     )
 

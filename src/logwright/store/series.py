@@ -40,16 +40,31 @@ def _unpack(kind: str, blob: bytes) -> array:
     return arr
 
 
+def point_key(step: int, value: float, timestamp: int) -> tuple:
+    """What makes two points the same point: step, timestamp and value (NaN equals NaN)."""
+    return (step, timestamp, value if value == value else "nan")
+
+
+def newer(step: int, timestamp: int, value: float, best: tuple) -> bool:
+    """Whether a point beats the ``(run_id, key, value, timestamp, step)`` row ``best`` as a
+    series' latest value: the max by (step, timestamp, value) as in MLflow (NaN counts as 0)."""
+    return (step, timestamp, value if value == value else 0.0) > (best[4], best[3], best[2] if best[2] == best[2] else 0.0)
+
+
 def group_points(rows: Iterable[tuple]) -> tuple[dict[tuple[str, str], tuple[array, array, array]],
                                                   dict[tuple[str, str], tuple]]:
     """Group ``(run_id, key, value, timestamp, step)`` rows by series (no database).
 
+    A point identical to an earlier one of the same series (step, timestamp and value)
+    is kept once, as MLflow stores it once. Points arriving in step order cost no look-up.
+
     Returns:
         (grouped, latest): per (run_id, key), the (steps, values, timestamps) arrays in
-        row order, and the latest row (highest step, then timestamp).
+        row order, and the latest row (the max by step, timestamp, value).
     """
     grouped: dict[tuple[str, str], tuple[array, array, array]] = {}
     latest: dict[tuple[str, str], tuple] = {}
+    seen: dict[tuple[str, str], set] = {}  # only for series whose steps went back
     for row in rows:
         run_id, key, value, timestamp, step = row
         slot = grouped.get((run_id, key))
@@ -58,12 +73,33 @@ def group_points(rows: Iterable[tuple]) -> tuple[dict[tuple[str, str], tuple[arr
             latest[(run_id, key)] = row
         else:
             best = latest[(run_id, key)]
-            if step > best[4] or (step == best[4] and timestamp >= best[3]):
+            if step <= best[4]:
+                known = seen.get((run_id, key))
+                if known is None:
+                    known = seen[(run_id, key)] = set(map(point_key, *slot))
+                point = point_key(step, value, timestamp)
+                if point in known:
+                    continue
+                known.add(point)
+            if newer(step, timestamp, value, best):
                 latest[(run_id, key)] = row
         slot[0].append(step)
         slot[1].append(value)
         slot[2].append(timestamp)
+        if (run_id, key) in seen:
+            seen[(run_id, key)].add(point_key(step, value, timestamp))
     return grouped, latest
+
+
+def drop_stored(arrays: tuple[array, array, array], stored: tuple[array, array, array]
+                ) -> tuple[array, array, array]:
+    """The points of ``arrays`` (steps, values, timestamps) that ``stored`` does not hold already."""
+    known = set(map(point_key, *stored))
+    keep = [i for i, point in enumerate(map(point_key, *arrays)) if point not in known]
+    if len(keep) == len(arrays[0]):
+        return arrays
+    return array("q", (arrays[0][i] for i in keep)), array("d", (arrays[1][i] for i in keep)), \
+        array("q", (arrays[2][i] for i in keep))
 
 
 def pack_chunk(steps: array, vals: array, stamps: array) -> tuple[int, bytes, bytes, bytes]:
@@ -93,10 +129,14 @@ def append_points(db: sqlite3.Connection, rows: Sequence[tuple], new_runs: set[s
     yet: their first chunk is inserted without looking for an earlier one.
 
     Returns:
-        The latest row (highest step, then timestamp) of each series in ``rows``.
+        The latest row (the max by step, timestamp, value) of each series in ``rows``.
     """
     grouped, latest = group_points(rows)
-    packed_all = {slot: pack_chunk(*arrays) for slot, arrays in grouped.items()}
+    for slot in [slot for slot in grouped if slot[0] not in new_runs]:
+        top = db.execute("SELECT step FROM latest_metrics WHERE run_id = ? AND key = ?", slot).fetchone()
+        if top is not None and min(grouped[slot][0]) <= top[0]:  # may repeat a stored point
+            grouped[slot] = drop_stored(grouped[slot], read_series(db, *slot))
+    packed_all = {slot: pack_chunk(*arrays) for slot, arrays in grouped.items() if arrays[0]}
     fresh = [(run_id, key, *packed) for (run_id, key), packed in packed_all.items() if run_id in new_runs]
     if fresh:  # one statement for a new run's first points: no look-up of earlier chunks
         cur = db.executemany("INSERT OR IGNORE INTO metric_chunks VALUES (?, ?, 0, ?, ?, ?, ?)", fresh)

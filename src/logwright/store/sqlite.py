@@ -182,12 +182,12 @@ class SqliteStore(QueuedWritesMixin, ExperimentLocationsMixin, RunsMixin, PagesM
         """Queued operations not yet durable."""
         return self.writer.pending()
 
-    # -- experiments (synchronous: ids are needed at once) ---------------------------
     def last_ingested(self, client_id: str) -> int:
         """The sequence number of the last batch applied from this HTTP client (0: none)."""
         row = self.read_db().execute("SELECT seq FROM ingest_marks WHERE client_id = ?", (client_id,)).fetchone()
         return int(row[0]) if row else 0
 
+    # -- experiments (synchronous: ids are needed at once) ---------------------------
 
     def create_experiment(
         self, name: str, tags: Mapping[str, str] | None = None, description: str | None = None,
@@ -291,9 +291,11 @@ class SqliteStore(QueuedWritesMixin, ExperimentLocationsMixin, RunsMixin, PagesM
         return {str(e): (n, last) for e, n, last in rows}
 
     def set_experiment_lifecycle(self, experiment_id: str, lifecycle: str) -> None:
-        """Mark an experiment active or deleted."""
+        """Mark an experiment active or deleted, and every run in it too (as MLflow)."""
         self.get_experiment(experiment_id)
         self._refuse_writes()
+        self.flush()  # runs still queued are in the experiment too
+        self._write_now("UPDATE runs SET lifecycle = ? WHERE experiment_id = ?", (lifecycle, int(experiment_id)))
         self._write_now(
             "UPDATE experiments SET lifecycle = ?, last_update_time = ? WHERE experiment_id = ?",
             (lifecycle, now_ms(), int(experiment_id)),

@@ -164,7 +164,7 @@ class RunsMixin:
         """Runs matching a filter (see :mod:`logwright.search`), ordered and paged."""
         from logwright.search import compile_run_filter, compile_run_order_by
 
-        where, args = compile_run_filter(filter_string)
+        where, args = compile_run_filter(filter_string, artifact_root=self.artifact_root)
         order, order_args = compile_run_order_by(order_by)
         self.reap_dead_runs()
         sql = f"SELECT r.run_id FROM runs r WHERE ({where})"
@@ -183,7 +183,7 @@ class RunsMixin:
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         """Every point of one metric, by step then time."""
         steps, vals, stamps = series.read_series(self.read_db(), run_id, key)
-        return [Metric(key, v, s, t) for s, v, t in zip(steps, vals, stamps, strict=False)]
+        return [Metric(key, v, t, s) for s, v, t in zip(steps, vals, stamps, strict=False)]
 
     @reading
     def get_metric_series(self, run_id: str, key: str) -> tuple[array, array, array]:

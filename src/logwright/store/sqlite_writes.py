@@ -173,7 +173,8 @@ def _apply_metrics(db: sqlite3.Connection, rows: list[tuple], new_runs: set[str]
         "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, "
         "timestamp = excluded.timestamp, step = excluded.step "
         "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "
-        "AND excluded.timestamp >= latest_metrics.timestamp)",
+        "AND (excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = latest_metrics.timestamp "
+        "AND COALESCE(excluded.value, 0) > COALESCE(latest_metrics.value, 0))))",  # NaN (NULL) counts as 0, as MLflow
         latest,
     )
 

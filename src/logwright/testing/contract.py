@@ -139,9 +139,9 @@ def _check_injected(name: str, exercise: Callable[[], Any], failing: Callable[[]
 
 def _check_one_run(name: str, exercise: Callable[[], Any]) -> None:
     client = logwright.Client()
-    before = {r.info.run_id for r in client.search_runs(None, max_results=100000)}
+    before = {r.info.run_id for r in client.search_runs(None, max_results=None)}
     exercise()
-    new = [r for r in client.search_runs(None, max_results=100000) if r.info.run_id not in before]
+    new = [r for r in client.search_runs(None, max_results=None) if r.info.run_id not in before]
     top = [r for r in new if r.info.parent_run_id is None]
     if len(top) > 1:
         _fail(name, "nested calls log once", f"one call started {len(top)} top-level runs")
