@@ -34,7 +34,7 @@ from logwright.exceptions import (
     RunNotFound,
     TraceNotFound,
 )
-from logwright.server import formatting
+from logwright.server import edits, formatting
 from logwright.server.guard import CSP, Guard, HostPolicy, add_safety_headers
 from logwright.server.views import (
     JSON,
@@ -171,7 +171,8 @@ _PAGES: list[tuple[str, ModuleType]] = [
 ]
 
 
-def create_app(tracking_uri: str | None = None, allowed_hosts: Sequence[str] | None = None) -> Starlette:
+def create_app(tracking_uri: str | None = None, allowed_hosts: Sequence[str] | None = None,
+               read_only: bool = False) -> Starlette:
     """The read-only web UI over the store at ``tracking_uri`` (None: the current one).
 
     Args:
@@ -181,6 +182,7 @@ def create_app(tracking_uri: str | None = None, allowed_hosts: Sequence[str] | N
             ``127.0.0.1`` and ``::1`` (any port): names or addresses, ``*.example.com``,
             ``0.0.0.0``/``::`` for any IP address, ``*`` for any host
             (see :class:`~logwright.server.guard.HostPolicy`). Other hosts get 400.
+        read_only: refuse every edit (403) and show no edit controls (``logwright ui --read-only``).
 
     Returns:
         A Starlette app to serve with any ASGI server (``logwright ui`` uses uvicorn).
@@ -201,6 +203,7 @@ def create_app(tracking_uri: str | None = None, allowed_hosts: Sequence[str] | N
         Route("/favicon.ico", experiments.favicon, methods=["GET"]),
         Route("/runs/{run_id}/metric.csv", metrics.csv_download, methods=["GET"]),
         Route("/runs/{run_id}/artifact", artifacts.raw, methods=["GET"]),
+        Route("/runs/{run_id}/artifact.html", artifacts.sandboxed_html, methods=["GET"]),
         Route("/static/plotly.min.js", _plotly_js, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=os.path.join(_HERE, "static")), name="static"),
     ]
@@ -211,4 +214,5 @@ def create_app(tracking_uri: str | None = None, allowed_hosts: Sequence[str] | N
     app.router.redirect_slashes = False  # _slash_redirect answers with a relative Location instead
     app.state.client = Client(tracking_uri)
     app.state.templates = _templates()
+    edits.install(app, read_only)
     return app

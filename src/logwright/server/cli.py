@@ -43,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                         help="also answer requests for this Host name (repeatable): a reverse proxy's or DNS "
                              "name, '*.example.com' for a domain, '*' to turn the Host check off. "
                              "Default: only localhost, 127.0.0.1, [::1] and the --host value")
+    parser.add_argument("--read-only", action="store_true",
+                        help="no edits from the browser: no rename, tag, notes, delete or restore (writes get 403)")
     parser.set_defaults(func=ui_command)
     return parser
 
@@ -84,7 +86,8 @@ def ui_command(args: argparse.Namespace) -> int:
         return 1
     store = getattr(args, "store", None) or os.environ.get("LOGWRIGHT_TRACKING_URI")
     try:
-        app = create_app(store, allowed_hosts=allowed_hosts(args.host, getattr(args, "allowed_hosts", None) or []))
+        app = create_app(store, allowed_hosts=allowed_hosts(args.host, getattr(args, "allowed_hosts", None) or []),
+                         read_only=getattr(args, "read_only", False))
     except ValueError as exc:
         print(f"logwright ui: {exc}", file=sys.stderr)
         return 2
