@@ -7,6 +7,10 @@ Screenshots go to ``test-artifacts/ui/`` (``edit-*.png``).
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+
 import pytest
 
 pytest.importorskip("starlette")
@@ -269,3 +273,43 @@ def test_read_only_ui_shows_no_edit_controls_and_refuses_writes(page, store):
         page.goto(url + "/")
         _ready(page)
         assert page.locator("#new-experiment-form").count() == 0
+
+
+def test_edits_behind_token_auth_follow_the_token(tmp_path):
+    import uvicorn
+
+    from logwright.server.team import create_server_app
+    from logwright.store import get_store
+
+    uri = str(tmp_path / "team")
+    ids = _populate(uri)
+    store = get_store(uri)
+    _, full = store.create_token("editor")
+    _, viewer = store.create_token("viewer", read_only=True)
+    app = create_server_app(uri, auth=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 15
+    while not server.started and time.time() < deadline:
+        time.sleep(0.02)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        run_url = f"{url}/api/runs/{ids['baseline']}"
+        with httpx.Client() as http:
+            assert http.patch(run_url, json={"name": "x"}, headers=UI).status_code == 401
+            as_viewer = {**UI, "Authorization": f"Bearer {viewer}"}
+            assert http.patch(run_url, json={"name": "x"}, headers=as_viewer).status_code == 403
+            page = http.get(f"{url}/runs/{ids['baseline']}", headers={"Authorization": f"Bearer {viewer}"})
+            assert page.status_code == 200 and 'id="rename-run"' not in page.text
+            as_editor = {**UI, "Authorization": f"Bearer {full}"}
+            assert http.patch(run_url, json={"name": "by token"}, headers=as_editor).status_code == 200
+            page = http.get(f"{url}/runs/{ids['baseline']}", headers={"Authorization": f"Bearer {full}"})
+            assert 'id="rename-run"' in page.text
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert Client(uri).get_run(ids["baseline"]).info.run_name == "by token"

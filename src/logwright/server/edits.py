@@ -6,8 +6,9 @@ protocol, so it works the same on every backend and behind the tracking server's
 
 A write is answered only when (:func:`check_write`):
 
-- the app was not started read-only (``logwright ui --read-only``) and the store is
-  writable; otherwise 403 and the pages show no edit controls;
+- the app was not started read-only (``logwright ui --read-only``), the store is
+  writable and the request's token (behind ``logwright server --auth``) is not a
+  read-only one; otherwise 403 and the pages show no edit controls;
 - it carries the ``X-Logwright-UI: 1`` header that the UI's script sets. Browsers let
   no other site send a custom header without a CORS preflight, which this app never
   grants, and an HTML form cannot send one: a page elsewhere cannot make the user's
@@ -54,8 +55,11 @@ _EXPERIMENT_FIELDS = {"name", "description"}
 
 
 def is_read_only(request: Request) -> bool:
-    """True when the UI may not write: started with ``--read-only``, or the store is read-only."""
-    return bool(getattr(request.app.state, "read_only", False) or client_of(request).store.read_only)
+    """True when the UI may not write: started with ``--read-only``, the store is read-only, or the
+    request signed in with a read-only token (``logwright server --auth``)."""
+    token = request.scope.get("logwright.token")
+    return bool(getattr(request.app.state, "read_only", False) or client_of(request).store.read_only
+                or getattr(token, "read_only", False))
 
 
 def _same_origin(request: Request) -> bool:
