@@ -38,6 +38,7 @@ import base64
 import binascii
 import json
 import logging
+import re
 import threading
 import zlib
 from collections.abc import Sequence
@@ -49,6 +50,7 @@ from starlette.responses import Response
 
 from logwright.exceptions import LogwrightError
 from logwright.tracing.ingest import IngestBatch, IngestTrace, records_from_otlp, stored_spans
+from logwright.tracing.serialize import scrub
 
 _logger = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 FLUSH_TIMEOUT = 8.0  # under the OpenTelemetry SDK exporter's 10 s request timeout
 _LOOKUP_CHUNK = 250  # trace ids per search (the filter language's length limit)
 _INVALID_ARGUMENT, _RESOURCE_EXHAUSTED, _UNAVAILABLE = 3, 8, 14  # google.rpc.Code
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _ID_FIELDS = (("traceId", 16), ("spanId", 8), ("parentSpanId", 8),
               ("trace_id", 16), ("span_id", 8), ("parent_span_id", 8))
 
@@ -140,6 +143,8 @@ def _from_json(data: bytes) -> Any:
         raise _Refused(400, _INVALID_ARGUMENT, f"the body is not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise _Refused(400, _INVALID_ARGUMENT, "the body is not an ExportTraceServiceRequest JSON object")
+    if _SURROGATE_ESCAPE.search(data):  # half an emoji cut off by the sender: U+FFFD, as native spans
+        doc = json.loads(scrub(json.dumps(doc, ensure_ascii=False)))
     for resource_spans in _items(doc, "resourceSpans", "resource_spans"):
         for scope_spans in _items(resource_spans, "scopeSpans", "scope_spans"):
             for span in _items(scope_spans, "spans"):

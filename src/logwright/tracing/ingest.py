@@ -224,7 +224,8 @@ def records_from_otlp(request: Any) -> IngestBatch:
 def _add_span(trace: IngestTrace, span: Any, resource: dict[str, Any], service: Any, from_logwright: bool) -> None:
     attrs = attributes_of(span.attributes)
     parent = span.parent_span_id
-    is_root = not parent
+    parent_id = parent.hex() if len(parent) == 8 and parent != _ZERO_SPAN else None
+    is_root = parent_id is None
     _read_hints(trace, attrs, resource, is_root)
     if type(service) is str and service and service != "logwright":
         trace.tags.setdefault("service.name", service)
@@ -235,9 +236,8 @@ def _add_span(trace: IngestTrace, span: Any, resource: dict[str, Any], service: 
     tags = trace.tags if is_root else None
     kind, inputs, outputs, kept = span_fields(name, span.kind, attrs, from_logwright, tags)
     status = span.status
-    out = IngestSpan(span.span_id.hex(), parent.hex() if len(parent) == 8 and parent != _ZERO_SPAN else None,
-                     name, kind, span.start_time_unix_nano, span.end_time_unix_nano or None,
-                     _STATUS.get(status.code, "OK"), status.message or None)
+    out = IngestSpan(span.span_id.hex(), parent_id, name, kind, span.start_time_unix_nano,
+                     span.end_time_unix_nano or None, _STATUS.get(status.code, "OK"), status.message or None)
     out._attributes = kept or None
     out._inputs, out._outputs = inputs, outputs
     if span.events:
@@ -262,9 +262,10 @@ def _read_hints(trace: IngestTrace, attrs: dict[str, Any], resource: dict[str, A
             hints[hint] = str(value)
         elif hint not in hints and resource.get(key) is not None:
             hints[hint] = str(resource[key])
-    for key, value in attrs.items():
-        if key.startswith(TRACE_TAG_PREFIX):
-            trace.tags[key[len(TRACE_TAG_PREFIX):]] = value if type(value) is str else str(value)
+    if is_root:  # logwright's exporter puts the trace's tags on its root span
+        for key, value in attrs.items():
+            if key.startswith(TRACE_TAG_PREFIX):
+                trace.tags[key[len(TRACE_TAG_PREFIX):]] = value if type(value) is str else str(value)
 
 
 def stored_spans(trace: Any) -> list[IngestSpan]:
