@@ -43,10 +43,11 @@ PROTOBUF = {"Content-Type": "application/x-protobuf"}
 
 
 @contextmanager
-def serve(uri: str) -> Iterator[tuple[str, Client]]:
+def serve(uri: str, app=None) -> Iterator[tuple[str, Client]]:
     """The UI app for store ``uri`` with the ingest route, on a free 127.0.0.1 port; yields (url, client)."""
-    app = create_app(uri)
-    app.add_route("/v1/traces", otlp_traces, methods=["POST"])
+    if app is None:
+        app = create_app(uri)
+        app.add_route("/v1/traces", otlp_traces, methods=["POST"])
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -236,7 +237,11 @@ def test_spans_of_one_trace_in_several_requests_are_merged_once_each(ingest):
     url, client = ingest
     tid, root_id, child_id = "7c8efff798038103d269b633813fc60c", "aaa19b7ec3c1b174", "aaa19b7ec3c1b175"
     child = _json_span(tid, child_id, root_id, "llm call", openinference__span__kind="LLM",
-                       llm__token_count__prompt=7, llm__token_count__completion=3, llm__model_name="m-1")
+                       llm__token_count__prompt=7, llm__token_count__completion=3, llm__model_name="m-1",
+                       llm__input_messages__0__message__role="user",
+                       llm__input_messages__0__message__content="hello?",
+                       llm__output_messages__0__message__role="assistant",
+                       llm__output_messages__0__message__content="hi!")
     root = _json_span(tid, root_id, "", "chain", openinference__span__kind="CHAIN")
     first = _proto_request(_json_body(dict(child))).SerializeToString()
     assert httpx.post(f"{url}/v1/traces", content=first, headers=PROTOBUF).status_code == 200
@@ -250,6 +255,8 @@ def test_spans_of_one_trace_in_several_requests_are_merged_once_each(ingest):
     assert (trace.info.name, trace.info.span_count) == ("chain", 2)
     assert (trace.info.input_tokens, trace.info.output_tokens, trace.info.total_tokens) == (7, 3, 10)
     assert trace.spans[1].attributes["gen_ai.request.model"] == "m-1"
+    assert trace.spans[1].inputs == [{"role": "user", "content": "hello?"}]
+    assert trace.spans[1].outputs == [{"role": "assistant", "content": "hi!"}]
     assert len(client.store.search_traces(None, None, None, None, 10, 0)) == 1
 
 
@@ -371,3 +378,17 @@ def test_exporting_into_the_server_of_the_same_store_changes_nothing(ingest, tmp
                                "gen_ai.usage.output_tokens": 5, "logwright.span.kind": "CHAT_MODEL",
                                "langchain.invocation_params": {"temperature": 0.2, "stop": ["\n"]}}
     assert len(client.store.search_traces(None, None, None, None, 10, 0)) == 1
+
+
+def test_the_tracking_server_mounts_the_ingest_and_a_read_only_one_refuses_it(tmp_store):
+    team = pytest.importorskip("logwright.server.team")
+    with serve(tmp_store, team.create_server_app(tmp_store)) as (url, client):
+        provider = _sdk_provider(url, **{"logwright.experiment": "served"})
+        with provider.get_tracer("t").start_as_current_span("served span") as span:
+            pass
+        provider.shutdown()
+        trace = client.store.get_trace(_hex(span.get_span_context().trace_id, 32))
+        assert [s.name for s in trace.spans] == ["served span"]
+    with serve(tmp_store, team.create_server_app(tmp_store, read_only=True)) as (url, client):
+        refused = httpx.post(f"{url}/v1/traces", content=b"", headers=PROTOBUF)
+        assert refused.status_code == 403

@@ -23,8 +23,8 @@ native traces: the UI, ``search_traces`` and the CLI show them the same way.
   encoding once the traces are durable (``partial_success.rejected_spans`` counts spans
   with invalid ids); 400 with a ``google.rpc.Status`` for an undecodable body or an
   unknown experiment id in the header; 413 for a body over :data:`MAX_BODY_BYTES`
-  (compressed or not); 415 for another content type or encoding; 503 (retryable) when
-  the store does not take the write in time.
+  (compressed or not); 403 on a read-only server; 415 for another content type or
+  encoding; 503 (retryable) when the store does not take the write in time.
 
 Concurrent requests for the same trace id are merged correctly within one server
 process; across ``--workers`` processes, two requests for one trace id arriving at
@@ -63,7 +63,7 @@ DEFAULT_EXPERIMENT = "Default"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 FLUSH_TIMEOUT = 8.0  # under the OpenTelemetry SDK exporter's 10 s request timeout
 _LOOKUP_CHUNK = 250  # trace ids per search (the filter language's length limit)
-_INVALID_ARGUMENT, _RESOURCE_EXHAUSTED, _UNAVAILABLE = 3, 8, 14  # google.rpc.Code
+_INVALID_ARGUMENT, _PERMISSION_DENIED, _RESOURCE_EXHAUSTED, _UNAVAILABLE = 3, 7, 8, 14  # google.rpc.Code
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _ID_FIELDS = (("traceId", 16), ("spanId", 8), ("parentSpanId", 8),
               ("trace_id", 16), ("span_id", 8), ("parent_span_id", 8))
@@ -399,6 +399,8 @@ async def otlp_traces(request: Request) -> Response:
     """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     answer_type = content_type if content_type in (PROTOBUF, JSON) else JSON
+    if getattr(request.app.state, "read_only", False):
+        return _error(403, _PERMISSION_DENIED, "this server is read-only: it takes no traces", answer_type)
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if content_type not in (PROTOBUF, JSON):
         return _error(415, _INVALID_ARGUMENT, f"content type {content_type!r} is not supported: "
