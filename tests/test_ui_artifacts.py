@@ -192,3 +192,34 @@ def test_a_run_without_artifacts_and_missing_paths(site, store):
     assert httpx.get(f"{site}/runs/{run_id}/artifacts", params={"path": "nope.txt"}).status_code == 404
     assert httpx.get(f"{site}/runs/{run_id}/artifacts", params={"path": "../x"}).status_code == 400
     assert httpx.get(f"{site}/runs/{run_id}/artifact.html", params={"path": "../x.html"}).status_code == 400
+
+
+def test_previews_through_the_json_twin_on_this_backend(tmp_store, tmp_path):
+    """The same previews over the store ``tmp_store`` hands out (PostgreSQL + S3 under
+    ``--store-backend=postgres+s3``: Parquet and HTML are then read from the object store)."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from starlette.testclient import TestClient
+
+    from logwright.server.app import create_app
+
+    with logwright.start_run(run_name="previews") as run:
+        pq.write_table(pa.table({"x": [1, 2, 3]}), tmp_path / "t.parquet")
+        logwright.log_artifact(str(tmp_path / "t.parquet"))
+        logwright.log_text("*hi* " + HOSTILE, "notes.md")
+        logwright.log_text(_HTML, "page.html")
+        meta = {"flavour": "sklearn", "signature": {"inputs": {"type": "dataframe",
+                                                               "columns": [{"name": "age", "type": "int64"}]}}}
+        logwright.log_dict(meta, "clf/MODEL.json")
+    http = TestClient(create_app(tmp_store), base_url="http://localhost")
+    api = f"/api/runs/{run.info.run_id}/artifacts"
+    table = http.get(api, params={"path": "t.parquet"}).json()["file"]
+    assert (table["kind"], table["header"], table["rows"], table["total_rows"]) == ("table", ["x"], [["1"], ["2"], ["3"]], 3)
+    md = http.get(api, params={"path": "notes.md"}).json()["file"]
+    assert md["html"].startswith("<p><em>hi</em> &lt;script&gt;")
+    model = http.get(api, params={"path": "clf"}).json()["model"]
+    assert model["flavour"] == "sklearn" and model["signature_rows"] == [{"side": "inputs", "name": "age",
+                                                                         "type": "int64"}]
+    assert f"logwright.load_model('runs:/{run.info.run_id}/clf')" in model["snippet"]
+    page = http.get(f"/runs/{run.info.run_id}/artifact.html", params={"path": "page.html"})
+    assert page.status_code == 200 and page.text == _HTML
