@@ -12,7 +12,7 @@ from typing import Any
 from logwright.cli_options import UsageError, add_list_options, check_store, print_json, resolve_run_id
 
 _PLUGINS = ("logwright.tracing.cli", "logwright.server.cli", "logwright.server.server_cli", "logwright.autolog.cli", "logwright.store.copy",
-            "logwright.registry_cli", "logwright.cli_edit")
+            "logwright.registry_cli", "logwright.cli_edit", "logwright.mlflow_io.cli")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 48) -> str:

@@ -18,6 +18,14 @@ only what is missing is written (a metric's points are appended after the prefix
 has; an artifact file is copied when missing or of another size). A second copy
 copies nothing; a copy stopped by Ctrl-C (or killed) is finished by running the same
 command again.
+
+The copier only uses the Store methods listed in :class:`StoreCopier`'s docstring, so
+anything that offers them can stand on either side: ``logwright sync`` runs it between
+two logwright stores, and ``logwright import mlflow`` / ``export mlflow``
+(:mod:`logwright.mlflow_io`) run it with an MLflow tracking server on one side. A side
+whose artifacts are not a folder or ``s3://`` offers ``artifact_repo(experiment_id,
+run_id)``: an object with ``walk()``, ``download(path, folder)`` and ``log_file(local,
+folder)``.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import os
 import posixpath
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -60,11 +69,11 @@ class Counts:
         """How many things were written (0: DST already held everything)."""
         return sum(getattr(self, f.name) for f in fields(self) if f.name != "artifact_bytes")
 
-    def line(self) -> str:
-        """One line for the terminal."""
+    def line(self, verb: str = "copied") -> str:
+        """One line for the terminal, starting with ``verb``."""
         parts = [f"{getattr(self, f.name):,} {f.name.replace('_', ' ')}" for f in fields(self)
                  if f.name != "artifact_bytes"]
-        return "copied " + ", ".join(parts) + f" ({self.artifact_bytes:,} artifact bytes)"
+        return f"{verb} " + ", ".join(parts) + f" ({self.artifact_bytes:,} artifact bytes)"
 
 
 class Progress:
@@ -91,10 +100,15 @@ class Progress:
 
 
 class _TraceCopy:
-    """A stored trace handed to ``Store.log_trace``: ``trace_id``, ``approx_bytes``, ``to_record()``."""
+    """A stored trace handed to ``Store.log_trace``: ``trace_id``, ``approx_bytes``, ``to_record()``.
+
+    ``trace`` (the entity) and ``experiment_id`` (DST's) serve a destination that is not a
+    logwright store.
+    """
 
     def __init__(self, trace: Trace, experiment_id: str) -> None:
         self.trace_id = trace.trace_id
+        self.trace, self.experiment_id = trace, experiment_id
         self._record = encode_trace(trace, experiment_id)
         self.approx_bytes = len(self._record.spans or b"") + len(self._record.inputs or "") + \
             len(self._record.outputs or "") + 200
@@ -139,25 +153,36 @@ def encode_trace(trace: Trace, experiment_id: str) -> Any:
 class StoreCopier:
     """Copies one store into another (see the module docstring).
 
+    SRC is read with ``search_experiments``, ``search_runs``, ``metric_keys``,
+    ``get_metric_series``, ``search_traces``, ``trace_counts`` and ``artifact_dir`` (or
+    ``artifact_repo``); DST is read with ``get_experiment_by_name``, ``get_experiment``,
+    ``run_exists``, ``get_run``, ``get_metric_series``, ``get_trace`` and written with
+    ``create_experiment``, ``set_experiment_lifecycle``, ``create_run``, ``update_run``,
+    ``set_tags``, ``log_params``, ``log_input``, ``log_metric``, ``log_trace``,
+    ``set_run_lifecycle`` and ``flush``.
+
     Args:
         src: the store read from.
         dst: the store written to.
         artifact_uri: artifact root of experiments created in DST (None: DST's default).
         progress: the progress bar (None: none).
+        experiments: names of the experiments to copy (None: all).
     """
 
     def __init__(self, src: Store, dst: Store, artifact_uri: str | None = None,
-                 progress: Progress | None = None) -> None:
+                 progress: Progress | None = None, experiments: Sequence[str] | None = None) -> None:
         self.src, self.dst, self.artifact_uri = src, dst, artifact_uri
         self.progress = progress
+        self.names = set(experiments) if experiments else None
         self.counts = Counts()
         self._lifecycles: list[tuple[str, str]] = []  # (run id, lifecycle) to set once the runs are durable
 
     # -- plan ---------------------------------------------------------------------------
 
     def experiments(self) -> list[Experiment]:
-        """Every experiment of SRC, deleted ones included, oldest first."""
-        return self.src.search_experiments("all")
+        """Every experiment of SRC (or those named), deleted ones included, oldest first."""
+        found = self.src.search_experiments("all")
+        return found if self.names is None else [e for e in found if e.name in self.names]
 
     def runs(self, experiment_id: str) -> list[Run]:
         """Every run of an experiment of SRC (deleted ones included), parents first."""
@@ -167,7 +192,7 @@ class StoreCopier:
             out += page
             if len(page) < _PAGE:
                 break
-        return sorted(out, key=lambda r: (r.info.parent_run_id is not None, r.info.start_time, r.info.run_id))
+        return parents_first(out)
 
     def copy(self) -> Counts:
         """Copy everything; returns what was written."""
@@ -284,8 +309,8 @@ class StoreCopier:
 
     def _artifacts(self, info: Any, dst_exp: str) -> None:
         """Copy the run's artifact files DST lacks (or holds with another size), MODEL.json files last."""
-        src_repo = for_uri(self.src.artifact_dir(info.experiment_id, info.run_id))
-        dst_repo = for_uri(self.dst.artifact_dir(dst_exp, info.run_id))
+        src_repo = artifact_repo(self.src, info.experiment_id, info.run_id)
+        dst_repo = artifact_repo(self.dst, dst_exp, info.run_id)
         files = src_repo.walk()
         if not files:
             return
@@ -320,14 +345,71 @@ class StoreCopier:
                 return
 
 
+def parents_first(runs: list[Run]) -> list[Run]:
+    """Runs by start time, each after its parent when both are listed (any depth)."""
+    ordered = sorted(runs, key=lambda r: (r.info.start_time, r.info.run_id))
+    listed = {r.info.run_id for r in ordered}
+    children: dict[str, list[Run]] = {}
+    roots = []
+    for run in ordered:
+        parent = run.info.parent_run_id
+        if parent in listed and parent != run.info.run_id:
+            children.setdefault(parent, []).append(run)
+        else:
+            roots.append(run)
+    out: list[Run] = []
+    seen: set[str] = set()
+    todo = list(reversed(roots))
+    while todo:
+        run = todo.pop()
+        if run.info.run_id not in seen:
+            seen.add(run.info.run_id)
+            out.append(run)
+            todo.extend(reversed(children.get(run.info.run_id, [])))
+    return out + [r for r in ordered if r.info.run_id not in seen]  # parent cycles
+
+
+def artifact_repo(store: Any, experiment_id: str, run_id: str) -> Any:
+    """A run's artifact repository: the store's own ``artifact_repo`` or the one its ``artifact_dir`` names."""
+    own = getattr(store, "artifact_repo", None)
+    if own is not None:
+        return own(experiment_id, run_id)
+    return for_uri(store.artifact_dir(experiment_id, run_id))
+
+
 def count_work(src: Store, copier: StoreCopier) -> int:
     """Runs plus traces in SRC (the progress bar's length)."""
-    traces = sum(src.trace_counts().values())
-    return traces + sum(len(copier.runs(e.experiment_id)) for e in copier.experiments())
+    exps = copier.experiments()
+    traces = src.trace_counts()
+    return sum(traces.get(e.experiment_id, 0) + len(copier.runs(e.experiment_id)) for e in exps)
+
+
+def run_copy(copier: StoreCopier, progress: bool | None = None, counts: Counts | None = None) -> Counts:
+    """Run ``copier`` with a progress bar on stderr, flushing DST at the end (after Ctrl-C too).
+
+    Args:
+        copier: the copier, between any two sides (see :class:`StoreCopier`).
+        progress: draw the bar (None: when stderr is a terminal).
+        counts: filled as the copy goes (what an interrupted copy had written).
+
+    Returns:
+        What was written (all zero when DST already held everything).
+    """
+    if counts is not None:
+        copier.counts = counts
+    bar = Progress(0, progress)
+    if bar.enabled:
+        bar.total = count_work(copier.src, copier)
+        copier.progress = bar
+    try:
+        return copier.copy()
+    finally:
+        bar.close()
+        copier.dst.flush(30)  # after Ctrl-C too: what was queued is kept, the next copy goes on from there
 
 
 def copy_store(src_uri: str, dst_uri: str, artifact_uri: str | None = None, progress: bool | None = None,
-               counts: Counts | None = None) -> Counts:
+               counts: Counts | None = None, experiments: Sequence[str] | None = None) -> Counts:
     """Copy the store at ``src_uri`` into the one at ``dst_uri`` (created when missing).
 
     Args:
@@ -336,6 +418,7 @@ def copy_store(src_uri: str, dst_uri: str, artifact_uri: str | None = None, prog
         artifact_uri: artifact root of experiments created in DST (a folder or ``s3://``).
         progress: draw a progress bar on stderr (None: when stderr is a terminal).
         counts: filled as the copy goes (what an interrupted copy had written).
+        experiments: names of the experiments to copy (None: all).
 
     Returns:
         What was written (all zero when DST already held everything).
@@ -348,18 +431,7 @@ def copy_store(src_uri: str, dst_uri: str, artifact_uri: str | None = None, prog
     src, dst = get_store(src_uri), get_store(dst_uri)
     if src is dst or src.location == dst.location:
         raise ValueError(f"source and destination are the same store ({src.location})")
-    copier = StoreCopier(src, dst, artifact_uri)
-    if counts is not None:
-        copier.counts = counts
-    bar = Progress(0, progress)
-    if bar.enabled:
-        bar.total = count_work(src, copier)
-        copier.progress = bar
-    try:
-        return copier.copy()
-    finally:
-        bar.close()
-        dst.flush(30)  # after Ctrl-C too: what was queued is kept, the next copy goes on from there
+    return run_copy(StoreCopier(src, dst, artifact_uri, experiments=experiments), progress, counts)
 
 
 # -- command line --------------------------------------------------------------------------
@@ -379,22 +451,66 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="artifact root of experiments created in DST, a folder or s3://bucket/prefix "
                    "(default: $LOGWRIGHT_ARTIFACT_URI, else DST's own artifacts folder)")
     p.set_defaults(func=cmd_store_copy)
+    p = subparsers.add_parser("sync", help="bring what is new in one store into another (an HPC node's folder "
+                              "into the team store)",
+                              description="Bring every experiment, run, param, tag, dataset input, metric "
+                              "point, trace and artifact of SRC that DST lacks into DST: runs keep their ids, "
+                              "experiments are matched by name, a run that went on logging since the last sync "
+                              "gets its new points, status and files. Nothing is ever written twice, so sync "
+                              "as often as you like; a sync stopped by Ctrl-C finishes when run again. DST must "
+                              "already be a store unless --create.")
+    p.add_argument("src", metavar="SRC", help="source tracking URI (folder, sqlite:///file.db, ...)")
+    p.add_argument("dst", metavar="DST", help="destination tracking URI (folder, postgresql://..., https://...)")
+    p.add_argument("-e", "--experiment", action="append", default=None, metavar="NAME",
+                   help="sync only this experiment (repeat for more; default: all)")
+    p.add_argument("--artifact-uri", default=None,
+                   help="artifact root of experiments created in DST (default: $LOGWRIGHT_ARTIFACT_URI, else "
+                   "DST's own)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
+                   help="no progress bar (default: a bar on stderr when it is a terminal)")
+    p.set_defaults(func=cmd_sync)
 
 
 def cmd_store_copy(args: argparse.Namespace) -> int:
     """Run the copy; 130 after Ctrl-C (what was copied is kept: run again to finish)."""
-    from logwright import config
-    from logwright.artifacts import check_root
     from logwright.cli_options import check_store
 
     check_store(args.src)
-    root = args.artifact_uri or config.text(config.ARTIFACT_URI)
     counts = Counts()
     try:
-        copy_store(args.src, args.dst, check_root(root) if root else None, counts=counts)
+        copy_store(args.src, args.dst, artifact_root(args.artifact_uri), counts=counts)
     except KeyboardInterrupt:
-        print(f"logwright: interrupted; {counts.line()} so far. Run the same command again to finish.",
-              file=sys.stderr)
-        return 130
+        return interrupted(counts)
     print(counts.line() if counts.total() else "nothing to copy: the destination already holds everything")
     return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Run ``logwright sync``; 130 after Ctrl-C (what was synced is kept: run again to finish)."""
+    from logwright.cli_options import check_store
+
+    check_store(args.src)
+    check_store(args.dst, args.create)
+    counts = Counts()
+    try:
+        copy_store(args.src, args.dst, artifact_root(args.artifact_uri), args.progress, counts, args.experiment)
+    except KeyboardInterrupt:
+        return interrupted(counts, "synced")
+    print(counts.line("synced") if counts.total() else "nothing to sync: the destination already holds everything")
+    return 0
+
+
+def artifact_root(option: str | None) -> str | None:
+    """``--artifact-uri``, else ``$LOGWRIGHT_ARTIFACT_URI``, checked (None: the destination's default)."""
+    from logwright import config
+    from logwright.artifacts import check_root
+
+    root = option or config.text(config.ARTIFACT_URI)
+    return check_root(root) if root else None
+
+
+def interrupted(counts: Counts, verb: str = "copied") -> int:
+    """Say what an interrupted copy had written; returns 130."""
+    print(f"logwright: interrupted; {counts.line(verb)} so far. Run the same command again to finish.",
+          file=sys.stderr)
+    return 130

@@ -1,0 +1,147 @@
+"""``logwright import mlflow`` / ``export mlflow`` on real MLflow stores made with MLflow's own API.
+
+Import an MLflow SQLite store, compare every field with what MLflow reads back, import
+again (nothing new), export into a fresh MLflow store, compare again field by field,
+export again (nothing new), and import the exported store (the logwright ids come back).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("mlflow", reason="needs MLflow: .ci/run builds .mlflow-venv for tests/mlflow_io")
+
+from mlflow import MlflowClient  # noqa: E402
+
+from logwright.cli import main  # noqa: E402
+from logwright.store import get_store  # noqa: E402
+
+
+def _cli(capsys, *argv: str) -> str:
+    assert main(list(argv)) == 0
+    return capsys.readouterr().out.strip()
+
+
+def test_import_keeps_every_field_and_a_second_import_adds_nothing(mlio, mlflow_store, tmp_path, capsys):
+    uri, ids = mlflow_store
+    lw = str(tmp_path / "lw")
+    line = _cli(capsys, "import", "mlflow", uri, "--to", lw)
+    assert line.startswith("imported ") and "6 runs" in line and "2 traces" in line, line
+    theirs, ours = mlio.mlflow_snapshot(uri), mlio.logwright_snapshot(lw)
+    assert ours["runs"].keys() == theirs["runs"].keys()
+    for key, run in theirs["runs"].items():
+        assert ours["runs"][key] == run, key
+    assert ours["traces"] == theirs["traces"]
+    store = get_store(lw)
+    for name, run_id in ids.items():  # MLflow's run ids are kept, and named by a tag
+        run = store.get_run(run_id)
+        assert run.info.run_name == name and run.data.tags["mlflow.run_id"] == run_id
+    sweep = theirs["runs"][("vision", "sweep")]
+    assert len(sweep["metrics"]["loss"]) == 1000 and sweep["description"] == "an lr sweep"
+    assert ours["runs"][("vision", "trial-1-fold-0")]["parent"] == "trial-1"
+    assert ours["runs"][("vision", "doomed")]["lifecycle"] == "deleted"
+    kinds = {s["name"]: s["type"] for t in ours["traces"].values() for s in t["spans"]}
+    assert kinds["FakeListChatModel"] == "CHAT_MODEL" and kinds["rerank"] == "RERANKER"
+    rerank = next(t for t in ours["traces"].values() if t["name"] == "rerank")
+    assert rerank["tokens"] == {"tokens.input_tokens": 7, "tokens.output_tokens": 3, "tokens.total_tokens": 10}
+    assert rerank["state"] == "ERROR" and rerank["run"] == "chain"
+    assert _cli(capsys, "import", "mlflow", uri, "--to", lw).startswith("nothing to import")
+
+
+def test_export_back_to_mlflow_matches_the_original(mlio, mlflow_store, tmp_path, capsys, monkeypatch):
+    uri, ids = mlflow_store
+    monkeypatch.chdir(tmp_path)
+    lw, back = str(tmp_path / "lw"), f"sqlite:///{tmp_path / 'back.db'}"
+    _cli(capsys, "import", "mlflow", uri, "--to", lw)
+    line = _cli(capsys, "export", "mlflow", back, "--from", lw)
+    assert line.startswith("exported ") and "6 runs" in line and "2 traces" in line, line
+    theirs, again = mlio.mlflow_snapshot(uri), mlio.mlflow_snapshot(back)
+    assert again["runs"].keys() == theirs["runs"].keys()
+    for key, run in theirs["runs"].items():
+        assert again["runs"][key] == run, key
+    assert again["traces"] == theirs["traces"]
+    client = MlflowClient(back)
+    for run in client.search_runs([e.experiment_id for e in client.search_experiments()]):
+        original = ids[run.info.run_name]
+        assert run.data.tags["logwright.run_id"] == original and run.data.tags["mlflow.run_id"] == original
+        assert run.info.run_id != original  # MLflow chose a new id
+    assert _cli(capsys, "export", "mlflow", back, "--from", lw).startswith("nothing to export")
+    # The exported store imported into a fresh logwright store: the same runs under the same ids.
+    lw2 = str(tmp_path / "lw2")
+    _cli(capsys, "import", "mlflow", back, "--to", lw2)
+    assert mlio.logwright_snapshot(lw2) == mlio.logwright_snapshot(lw)
+    assert sorted(get_store(lw2).get_run(i).info.run_name for i in ids.values()) == sorted(ids)
+
+
+def test_reimport_brings_only_what_is_new(mlio, tmp_path, capsys, monkeypatch):
+    """An mlruns folder (MLflow's file store) whose run went on: the next import brings only the rest."""
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    monkeypatch.chdir(tmp_path)
+    uri = f"file://{tmp_path / 'mlruns'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("grow")
+    with mlflow.start_run(run_name="long") as run:
+        for step in range(10):
+            mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+    lw = str(tmp_path / "lw")
+    _cli(capsys, "import", "mlflow", uri, "--to", lw)
+    client = MlflowClient(uri)
+    for step in range(10, 15):  # the run went on; a new file and a new run appeared
+        client.log_metric(run.info.run_id, "loss", 1.0 / (step + 1), step=step)
+    client.set_tag(run.info.run_id, "stage", "resumed")
+    (tmp_path / "late.txt").write_text("late")
+    client.log_artifact(run.info.run_id, str(tmp_path / "late.txt"))
+    with mlflow.start_run(run_name="second"):
+        mlflow.log_param("p", "1")
+    line = _cli(capsys, "import", "mlflow", uri, "--to", lw)
+    assert "1 runs" in line and "5 metric points" in line and "1 artifact files" in line and "1 params" in line, line
+    ours = mlio.logwright_snapshot(lw)
+    assert [s for s, _, _ in ours["runs"][("grow", "long")]["metrics"]["loss"]] == list(range(15))
+    assert ours["runs"][("grow", "long")]["tags"]["stage"] == "resumed"
+    assert _cli(capsys, "import", "mlflow", uri, "--to", lw).startswith("nothing to import")
+
+
+def test_import_an_mlruns_folder(mlio, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "mlruns"
+    ids = mlio.fill_mlflow(f"file://{folder}", str(tmp_path))
+    lw = str(tmp_path / "lw")
+    line = _cli(capsys, "import", "mlflow", str(folder), "--to", lw)
+    assert "6 runs" in line and "2 traces" in line, line
+    theirs, ours = mlio.mlflow_snapshot(f"file://{folder}"), mlio.logwright_snapshot(lw)
+    for key, run in theirs["runs"].items():
+        assert ours["runs"][key] == run, key
+    assert ours["traces"] == theirs["traces"]
+    assert get_store(lw).get_run(ids["trial-1"]).info.parent_run_id == ids["sweep"]
+
+
+def test_exported_runs_carry_mlflows_system_tags(mlio, tmp_path, capsys, monkeypatch):
+    """Runs logged with logwright itself, exported to a folder: MLflow finds their names, parents and notes."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    import logwright as lw
+    from logwright import fluent
+
+    monkeypatch.chdir(tmp_path)
+    store = str(tmp_path / "native")
+    fluent._reset_for_tests()
+    lw.set_tracking_uri(store)
+    lw.set_experiment("native")
+    with lw.start_run(run_name="outer", description="logged with logwright") as outer:
+        lw.log_metric("m", 1.0)
+        with lw.start_run(run_name="inner", nested=True) as inner:
+            lw.log_param("k", "v")
+    lw.flush()
+    fluent._reset_for_tests()
+    dst = str(tmp_path / "mlruns")  # a folder: MLflow's file store
+    _cli(capsys, "export", "mlflow", dst, "--from", store)
+    client = MlflowClient(f"file://{dst}")
+    exp = client.get_experiment_by_name("native")
+    runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id])}
+    assert set(mlio.FIELD_TAGS) - {"mlflow.parentRunId", "mlflow.source.name"} <= set(runs["outer"].data.tags)
+    assert runs["outer"].data.tags["mlflow.note.content"] == "logged with logwright"
+    assert runs["inner"].data.tags["mlflow.parentRunId"] == runs["outer"].info.run_id
+    assert runs["outer"].data.tags["logwright.run_id"] == outer.info.run_id
+    assert runs["inner"].data.params == {"k": "v"} and runs["inner"].data.tags["logwright.run_id"] == inner.info.run_id
