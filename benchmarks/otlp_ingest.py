@@ -11,8 +11,11 @@ time. Afterwards the store is read back: every trace and span must be there.
 
 Figures:
   * ``spans_per_s``: spans / wall time (request building is not timed).
-  * ``map_us_per_span``: in this process, ``records_from_otlp`` plus encoding each
-    trace's record (what the server does per span besides HTTP and the database).
+  * ``server_cpu_us_per_span``: the server process's CPU time (all its threads: HTTP,
+    decoding, mapping, the store's writer) per span, from ``/proc``; steadier than wall
+    time on a busy machine.
+  * ``map_us_per_span``: CPU time in this process of ``records_from_otlp`` plus encoding
+    each trace's record (what the server does per span besides HTTP and the database).
 
 Usage:
     .venv/bin/python benchmarks/otlp_ingest.py [--traces 1000] [--spans 10] [--clients 1] [--gzip]
@@ -138,11 +141,18 @@ def _send(url: str, bodies: list[bytes], zipped: bool, errors: list) -> None:
 def _map_cost(bodies: list[bytes], spans: int) -> float:
     from logwright.tracing.ingest import records_from_otlp
 
-    begin = time.perf_counter()
+    begin = time.process_time()
     for body in bodies:
         for trace in records_from_otlp(ExportTraceServiceRequest.FromString(body)):
             trace.to_record()
-    return (time.perf_counter() - begin) / spans * 1e6
+    return (time.process_time() - begin) / spans * 1e6
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -175,12 +185,14 @@ def main() -> None:
         shares = [sent[i::args.clients] for i in range(args.clients)]
         threads = [threading.Thread(target=_send, args=(url + "/v1/traces", share, args.gzip, errors))
                    for share in shares]
+        cpu = _cpu_seconds(server.pid)
         begin = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         wall = time.perf_counter() - begin
+        cpu = _cpu_seconds(server.pid) - cpu
     finally:
         server.terminate()
         server.wait(30)
@@ -190,7 +202,8 @@ def main() -> None:
     print(json.dumps({
         "traces": args.traces, "spans_per_trace": args.spans, "requests": len(bodies), "clients": args.clients,
         "gzip": args.gzip, "request_mb": round(sum(map(len, sent)) / 2**20, 2), "wall_s": round(wall, 3),
-        "spans_per_s": round(total / wall), "errors": errors[:3],
+        "spans_per_s": round(total / wall), "server_cpu_us_per_span": round(cpu / total * 1e6, 1),
+        "errors": errors[:3],
         "stored_traces": len(found), "stored_spans": sum(t.info.span_count for t in found),
         "map_us_per_span": round(_map_cost(bodies, total), 2),
     }))

@@ -61,6 +61,8 @@ TRACE_TAG_PREFIX = "logwright.trace.tag."
 # read by wire_attributes as well as derived by it: dropped only when derived without them too
 _SOURCES = frozenset({"gen_ai.provider.name", "gen_ai.tool.name"})
 _MAX_KIND = 64
+_MESSAGE_FIRST = ("message.role", "message.content", "message.tool_calls.0.tool_call.function.name")
+_DOCUMENT_FIRST = ("document.content", "document.id")
 _FLAT = re.compile(r"^(\d+)\.(.+)$")
 
 
@@ -89,8 +91,14 @@ def span_kind(attrs: dict[str, Any], otlp_kind: int) -> str:
     return "UNKNOWN"
 
 
-def _flattened(attrs: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
-    """``prefix.N.rest`` attributes as a list of ``{rest: value}`` dicts, by N."""
+def _flattened(attrs: dict[str, Any], prefix: str, first: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """``prefix.N.rest`` attributes as a list of ``{rest: value}`` dicts, by N.
+
+    ``first``: ``rest`` names of which item 0 has at least one when the family is there
+    at all (flattened lists start at 0), so a span without it is not scanned.
+    """
+    if first and not any(f"{prefix}.0.{rest}" in attrs for rest in first):
+        return []
     items: dict[int, dict[str, Any]] = {}
     start = len(prefix) + 1
     for key, value in attrs.items():
@@ -146,17 +154,17 @@ def _messages(attrs: dict[str, Any], genai_key: str, oi_prefix: str, legacy_pref
     raw = _json_or_text(attrs.get(genai_key))
     if isinstance(raw, list) and raw:
         return [_genai_message(m) for m in raw]
-    flat = _flattened(attrs, oi_prefix)
+    flat = _flattened(attrs, oi_prefix, _MESSAGE_FIRST)
     if flat:
         return [_oi_message(f) for f in flat]
-    legacy = _flattened(attrs, legacy_prefix)
+    legacy = _flattened(attrs, legacy_prefix, ("role", "content"))
     if legacy and all("content" in m or "role" in m for m in legacy):
         return [{"role": m.get("role") or "user", "content": m.get("content", "")} for m in legacy]
     return None
 
 
 def _documents(attrs: dict[str, Any]) -> list[dict[str, Any]] | None:
-    docs = _flattened(attrs, "retrieval.documents")
+    docs = _flattened(attrs, "retrieval.documents", _DOCUMENT_FIRST)
     out = []
     for flat in docs:
         doc: dict[str, Any] = {}
@@ -218,15 +226,17 @@ def canonical_attributes(attrs: dict[str, Any]) -> dict[str, Any]:
     for target, sources in TOKEN_SOURCES:
         if target not in out:
             for source in sources:
-                found = _int(out.get(source))
+                value = out.get(source)
+                found = None if value is None else _int(value)
                 if found is not None:
                     out[target] = found
                     break
-    total = _int(out.get("llm.token_count.total", out.get("gen_ai.usage.total_tokens")))
-    tin, tout = _int(out.get("gen_ai.usage.input_tokens")), _int(out.get("gen_ai.usage.output_tokens"))
-    if total is not None and "logwright.usage.total_tokens" not in out \
-            and (tin is None and tout is None or total != (tin or 0) + (tout or 0)):
-        out["logwright.usage.total_tokens"] = total
+    total = out.get("llm.token_count.total", out.get("gen_ai.usage.total_tokens"))
+    if total is not None and "logwright.usage.total_tokens" not in out:
+        total = _int(total)
+        tin, tout = _int(out.get("gen_ai.usage.input_tokens")), _int(out.get("gen_ai.usage.output_tokens"))
+        if total is not None and (tin is None and tout is None or total != (tin or 0) + (tout or 0)):
+            out["logwright.usage.total_tokens"] = total
     if "gen_ai.request.model" not in out and "gen_ai.response.model" not in out and out.get("llm.model_name"):
         out["gen_ai.request.model"] = out["llm.model_name"]
     if "gen_ai.provider.name" not in out and "gen_ai.system" not in out and out.get("llm.provider"):
