@@ -131,7 +131,7 @@ def test_sdk_exporter_tree_lands_as_a_logwright_trace(ingest):
     answer, chat, tool_span, embed = trace.spans
     assert answer.inputs == {"question": "where is my order?"} and answer.outputs == "It ships tomorrow."
     assert answer.attributes["session.id"] == "s-42"
-    assert answer.start_ns == _sdk_time(root.start_time) and answer.end_ns == _sdk_time(root.end_time)
+    assert (answer.start_ns, answer.end_ns) == (root.start_time, root.end_time)
     assert chat.inputs == [{"role": "system", "content": "Be brief."},
                            {"role": "user", "content": "where is my order?"}]
     assert chat.outputs == [{"role": "assistant", "content": "It ships tomorrow."}]
@@ -150,10 +150,6 @@ def test_sdk_exporter_tree_lands_as_a_logwright_trace(ingest):
         assert name in page.text
     listed = httpx.get(f"{url}/api/experiments/{exp_id}/traces").json()
     assert trace_id in json.dumps(listed)
-
-
-def _sdk_time(ns: int | None) -> int | None:
-    return ns
 
 
 def _json_span(trace_id: str, span_id: str, parent: str, name: str, **attrs) -> dict:
