@@ -131,6 +131,19 @@ def test_identical_points_are_stored_once(client, exp):
     assert client.get_run(run_id).data.metrics["m"] == 3.0
 
 
+def test_points_at_one_step_are_all_kept_and_an_old_one_repeated_is_not(client, exp):
+    run_id = client.create_run(exp).info.run_id
+    for ts in range(1, 6):  # MLflow-style code logging every point at step 0
+        client.log_metric(run_id, "m", float(ts), ts, 0)
+    client.flush()
+    client.log_metric(run_id, "m", 2.0, 2, 0)  # the same as a stored point, older than the latest
+    client.log_metric(run_id, "m", 2.5, 2, 0)  # same step and time, another value: a new point
+    history = client.get_metric_history(run_id, "m")
+    assert sorted((p.timestamp, p.value) for p in history) == [(1, 1.0), (2, 2.0), (2, 2.5), (3, 3.0),
+                                                             (4, 4.0), (5, 5.0)]
+    assert client.get_run(run_id).data.metrics["m"] == 5.0
+
+
 def test_identical_nan_points_are_stored_once(client, exp):
     run_id = client.create_run(exp).info.run_id
     for _ in range(3):

@@ -136,13 +136,13 @@ def _drop_stored(cur: psycopg.Cursor, grouped: dict[tuple[str, str], tuple]) -> 
     """Remove from ``grouped`` the points its series already stores (only series whose steps go back)."""
     runs, keys = zip(*grouped, strict=True)
     cur.execute(
-        "SELECT m.run_id, m.key, m.step FROM latest_metrics m JOIN unnest(%s::text[], %s::text[]) AS u(r, k) "
-        "ON m.run_id = u.r AND m.key = u.k",
+        "SELECT m.run_id, m.key, m.step, m.timestamp FROM latest_metrics m "
+        "JOIN unnest(%s::text[], %s::text[]) AS u(r, k) ON m.run_id = u.r AND m.key = u.k",
         (list(runs), list(keys)),
     )
-    for run_id, key, top in cur.fetchall():
+    for run_id, key, top_step, top_time in cur.fetchall():
         arrays = grouped[(run_id, key)]
-        if min(arrays[0]) <= top:
+        if series.may_repeat(arrays, (top_step, top_time)):
             cur.execute("SELECT steps, vals, timestamps FROM metric_chunks WHERE run_id = %s AND key = %s "
                         "ORDER BY seq", (run_id, key), binary=True)
             stored = series.decode_chunks((bytes(s), bytes(v), bytes(t)) for s, v, t in cur.fetchall())

@@ -56,7 +56,8 @@ def group_points(rows: Iterable[tuple]) -> tuple[dict[tuple[str, str], tuple[arr
     """Group ``(run_id, key, value, timestamp, step)`` rows by series (no database).
 
     A point identical to an earlier one of the same series (step, timestamp and value)
-    is kept once, as MLflow stores it once. Points arriving in step order cost no look-up.
+    is kept once, as MLflow stores it once. Points arriving in (step, timestamp) order cost
+    no look-up.
 
     Returns:
         (grouped, latest): per (run_id, key), the (steps, values, timestamps) arrays in
@@ -64,31 +65,49 @@ def group_points(rows: Iterable[tuple]) -> tuple[dict[tuple[str, str], tuple[arr
     """
     grouped: dict[tuple[str, str], tuple[array, array, array]] = {}
     latest: dict[tuple[str, str], tuple] = {}
-    seen: dict[tuple[str, str], set] = {}  # only for series whose steps went back
+    seen: dict[tuple[str, str], list] = {}  # [set of points, how many of the slot's points it holds]
     for row in rows:
         run_id, key, value, timestamp, step = row
-        slot = grouped.get((run_id, key))
+        slot_key = (run_id, key)
+        slot = grouped.get(slot_key)
         if slot is None:
-            slot = grouped[(run_id, key)] = (array("q"), array("d"), array("q"))
-            latest[(run_id, key)] = row
+            slot = grouped[slot_key] = (array("q"), array("d"), array("q"))
+            latest[slot_key] = row
         else:
-            best = latest[(run_id, key)]
-            if step <= best[4]:
-                known = seen.get((run_id, key))
-                if known is None:
-                    known = seen[(run_id, key)] = set(map(point_key, *slot))
-                point = point_key(step, value, timestamp)
-                if point in known:
-                    continue
-                known.add(point)
-            if newer(step, timestamp, value, best):
-                latest[(run_id, key)] = row
+            best = latest[slot_key]
+            if step > best[4] or (step == best[4] and timestamp > best[3]):
+                latest[slot_key] = row  # past every point so far: new, and the latest
+            elif _repeats(seen, slot_key, slot, step, value, timestamp):
+                continue
+            elif newer(step, timestamp, value, best):
+                latest[slot_key] = row
         slot[0].append(step)
         slot[1].append(value)
         slot[2].append(timestamp)
-        if (run_id, key) in seen:
-            seen[(run_id, key)].add(point_key(step, value, timestamp))
     return grouped, latest
+
+
+def _repeats(seen: dict[tuple[str, str], list], slot_key: tuple[str, str], slot: tuple[array, array, array],
+             step: int, value: float, timestamp: int) -> bool:
+    """Whether the point is already in ``slot`` (the slot's set of points is caught up first)."""
+    entry = seen.get(slot_key)
+    if entry is None:
+        entry = seen[slot_key] = [set(), 0]
+    known, done = entry
+    if done < len(slot[0]):
+        known.update(map(point_key, slot[0][done:], slot[1][done:], slot[2][done:]))
+        entry[1] = len(slot[0])
+    point = point_key(step, value, timestamp)
+    return point in known
+
+
+def may_repeat(arrays: tuple[array, array, array], top: tuple[int, int]) -> bool:
+    """Whether some point of ``arrays`` is not past ``top``, the stored latest (step, timestamp):
+    only such a point can equal a stored one (the latest is the max by step, then timestamp)."""
+    steps = arrays[0]
+    if min(steps) > top[0]:
+        return False
+    return any(s < top[0] or (s == top[0] and t <= top[1]) for s, t in zip(steps, arrays[2], strict=True))
 
 
 def drop_stored(arrays: tuple[array, array, array], stored: tuple[array, array, array]
@@ -133,8 +152,8 @@ def append_points(db: sqlite3.Connection, rows: Sequence[tuple], new_runs: set[s
     """
     grouped, latest = group_points(rows)
     for slot in [slot for slot in grouped if slot[0] not in new_runs]:
-        top = db.execute("SELECT step FROM latest_metrics WHERE run_id = ? AND key = ?", slot).fetchone()
-        if top is not None and min(grouped[slot][0]) <= top[0]:  # may repeat a stored point
+        top = db.execute("SELECT step, timestamp FROM latest_metrics WHERE run_id = ? AND key = ?", slot).fetchone()
+        if top is not None and may_repeat(grouped[slot], top):
             grouped[slot] = drop_stored(grouped[slot], read_series(db, *slot))
     packed_all = {slot: pack_chunk(*arrays) for slot, arrays in grouped.items() if arrays[0]}
     fresh = [(run_id, key, *packed) for (run_id, key), packed in packed_all.items() if run_id in new_runs]
