@@ -264,6 +264,7 @@ class Receiver:
             with self.lock:
                 self._merge(store, batch)
                 for trace in batch:
+                    trace.to_record()  # encoded here, so the writer's queue counts its real size
                     store.log_trace(trace)
                     self._ticket += 1
                     self.pending[trace.trace_id] = (trace, self._ticket)
