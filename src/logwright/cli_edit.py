@@ -205,12 +205,14 @@ def cmd_gc(args: argparse.Namespace) -> int:
     if not args.yes and not _confirm("Purge them? This cannot be undone [y/N] "):
         print("nothing purged")
         return 1
-    files = 0
-    for run in runs:
-        location = client.store.artifact_dir(run.info.experiment_id, run.info.run_id)
+    locations = [client.store.artifact_dir(r.info.experiment_id, r.info.run_id) for r in runs]
+    for run, location in zip(runs, locations, strict=True):
+        if location.startswith(("http://", "https://")):
+            raise UsageError("gc cannot purge through a tracking server: run it on the server's machine, "
+                             "with --store naming the server's own store (database and artifacts)")
         if os.path.basename(location.rstrip("/")) != run.info.run_id:  # never remove anything but a run folder
             raise UsageError(f"run {run.info.run_id}'s artifact location {location!r} is not its own folder")
-        files += remove_tree(location)
+    files = sum(remove_tree(location) for location in locations)
     purged = client.store.purge_runs([r.info.run_id for r in runs])
     print(f"purged {len(purged)} run(s) and {files} artifact file(s)")
     return 0

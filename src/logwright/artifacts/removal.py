@@ -23,9 +23,13 @@ def remove_tree(location: str) -> int:
         How many files (objects) were deleted.
 
     Raises:
+        ValueError: ``location`` is a tracking server's (``http(s)://``).
         OSError: a local file could not be removed.
         botocore.exceptions.ClientError: the object store refused a request.
     """
+    if location.startswith(("http://", "https://")):
+        raise ValueError(f"cannot remove {location!r}: a tracking server's artifacts are removed on the server "
+                         "(run `logwright gc` there, with --store naming the server's own store)")
     if is_remote(location):
         return _remove_prefix(location)
     from logwright.artifacts import for_uri
