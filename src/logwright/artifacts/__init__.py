@@ -34,7 +34,7 @@ def _local(location: str) -> str:
 
 
 def for_uri(location: str) -> ArtifactRepository:
-    """The artifact repository of a run's location (a folder, ``file:`` or ``s3://`` URI).
+    """The artifact repository of a run's location (a folder, ``file:``, ``s3://`` or a tracking server's ``http(s)://`` URI).
 
     Raises:
         ValueError: the scheme is not supported, or an ``s3://`` URI names no bucket.
@@ -43,6 +43,10 @@ def for_uri(location: str) -> ArtifactRepository:
         from logwright.artifacts.s3 import S3Artifacts
 
         return S3Artifacts(location)
+    if location.startswith(("http://", "https://")):  # a tracking server's /api/v1/artifacts/<run_id>
+        from logwright.artifacts.http import HttpArtifacts
+
+        return HttpArtifacts(location)
     return LocalArtifacts(_local(location))
 
 
