@@ -313,3 +313,43 @@ def test_edits_behind_token_auth_follow_the_token(tmp_path):
         server.should_exit = True
         thread.join(10)
     assert Client(uri).get_run(ids["baseline"]).info.run_name == "by token"
+
+
+def test_logwright_ui_read_only_flag_end_to_end(store):
+    import os
+    import subprocess
+    import sys
+
+    uri, ids = store
+    env = {**os.environ, "LOGWRIGHT_QUIET": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "logwright.cli", "ui", "--store", uri, "--port", "0", "--read-only"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stdout.readline()
+        url = line.strip().rsplit(" at ", 1)[-1].rstrip("/")
+        assert url.startswith("http://127.0.0.1:"), line
+        answer = httpx.patch(f"{url}/api/runs/{ids['baseline']}", json={"name": "x"}, headers=UI, timeout=10)
+        assert answer.status_code == 403 and "read-only" in answer.json()["error"]
+        assert 'id="rename-run"' not in httpx.get(f"{url}/runs/{ids['baseline']}", timeout=10).text
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.mark.parametrize(("source", "html"), [
+    ("[x](javascript:alert(1))", "<p>[x](javascript:alert(1))</p>"),
+    ("[x](JaVaScRiPt:alert(1))", "<p>[x](JaVaScRiPt:alert(1))</p>"),
+    ("[x](data:text/html,hi)", "<p>[x](data:text/html,hi)</p>"),
+    ("[x](runs/abc)", '<p><a href="runs/abc" rel="noopener noreferrer nofollow" target="_blank">x</a></p>'),
+    ('[x](https://a.org/?q="1")', '<p><a href="https://a.org/?q=&#34;1&#34;" rel="noopener noreferrer nofollow" '
+                                  'target="_blank">x</a></p>'),
+    ("<img src=x onerror=alert(1)>", "<p>&lt;img src=x onerror=alert(1)&gt;</p>"),
+    ("`**not bold**` **bold**", "<p><code>**not bold**</code> <strong>bold</strong></p>"),
+    ("```\n<b>\n```", "<pre><code>&lt;b&gt;</code></pre>"),
+    ("a_b_c and _it_", "<p>a_b_c and <em>it</em></p>"),
+    ("", ""),
+])
+def test_markdown_notes_are_rendered_safely(source, html):
+    from logwright.server.markdown import render
+
+    assert str(render(source)) == html
