@@ -25,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from logwright import exceptions
+from logwright.server.auth import is_read_method
 from logwright.store import wire
 
 _logger = logging.getLogger(__name__)
@@ -33,7 +34,6 @@ CALLS = wire.calls()
 MAX_BODY = 256 * 1024 * 1024
 
 
-is_read_method = wire.is_read_method
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -76,7 +76,7 @@ async def writes(request: Request) -> Response:
     try:
         payload = wire.loads(await _body(request))
         client, seq = str(payload["client"]), int(payload["seq"])
-        ops = wire.decode_ops(payload["ops"])
+        ops = wire.decode_ops(payload["ops"]) + wire.decode_metrics(payload.get("metrics", []))
     except (ValueError, KeyError, TypeError, OSError, EOFError) as exc:
         return _error(400, f"not a write batch: {exc}", "ValueError")
     store = _store(request)

@@ -13,8 +13,6 @@ import sys
 
 from logwright.server.cli import DEFAULT_PORT, _bind
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
-
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``server`` command (and its ``token`` subcommands) to the main CLI."""
@@ -50,15 +48,6 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
-def bind_error(host: str, auth: bool, insecure: bool) -> str | None:
-    """Why the server must not listen on ``host`` (None: it may)."""
-    if auth or insecure or host in LOOPBACK:
-        return None
-    return (f"refusing to listen on {host} without --auth: anyone who reaches it could read and write every run. "
-            "Start it with --auth (and create a token: logwright server token create NAME), "
-            "or with --insecure on a network you trust")
-
-
 def server_command(args: argparse.Namespace) -> int:
     """Serve until interrupted; prints the URL clients should use first."""
     try:
@@ -68,7 +57,9 @@ def server_command(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"logwright server needs the ui extra: pip install 'logwright[ui]' ({exc})", file=sys.stderr)
         return 1
-    problem = bind_error(args.host, args.auth, args.insecure)
+    from logwright.server.auth import check_bind
+
+    problem = check_bind(args.host, args.auth, args.insecure)
     if problem:
         print(f"logwright server: {problem}", file=sys.stderr)
         return 2

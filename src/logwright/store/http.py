@@ -44,6 +44,10 @@ _EXCEPTIONS.update({"ValueError": ValueError, "TypeError": TypeError, "KeyError"
 _ATTRS = ("run_id", "ref", "trace_id", "position", "token")
 
 
+_TOKENS_HERE = ("tokens are managed on the server's own store: run `logwright server token ...` "
+                "with --store pointing at it")
+
+
 class BatchRefused(ValueError):
     """The server refused a write batch as malformed (400): retrying cannot help."""
 
@@ -80,8 +84,10 @@ class HttpStore(QueuedWritesMixin):
         self._locations: dict[str, str] = {}
         self._journal_timed_out = False
         self.journal = Journal(self.location, self.client_id, self._post_batch)
+        # A request and the server's commit take longer than a local commit: producers wait
+        # for the writer only once the oldest point has waited a whole flush interval.
         self.writer = Writer(self._apply, _classify, self._reject, describe=f"tracking server {self.location}",
-                             tick=self._tick)
+                             tick=self._tick, max_lag=0.5)
         self.read_only = bool(self._info().get("read_only"))
         self.journal.adopt_orphans()
 
@@ -217,8 +223,27 @@ class HttpStore(QueuedWritesMixin):
         return dataclasses.replace(run, info=info)
 
     def close(self) -> None:
-        """Flush (bounded) what is queued."""
+        """Flush (bounded) what is queued; runs of this process get no more heartbeats from it."""
+        self._owned.clear()
         self.writer.close()
+
+    # -- tokens live in the server's own store -------------------------------------------
+
+    def create_token(self, name: str, read_only: bool = False) -> Any:
+        """Not over HTTP: tokens are made on the server's machine (``logwright server token create``)."""
+        raise StoreError(_TOKENS_HERE)
+
+    def list_tokens(self) -> list[Any]:
+        """Not over HTTP (see :meth:`create_token`)."""
+        raise StoreError(_TOKENS_HERE)
+
+    def revoke_token(self, name_or_id: str) -> Any:
+        """Not over HTTP (see :meth:`create_token`)."""
+        raise StoreError(_TOKENS_HERE)
+
+    def check_token(self, secret: str) -> Any:
+        """Not over HTTP (see :meth:`create_token`)."""
+        raise StoreError(_TOKENS_HERE)
 
 
 def _remote(name: str) -> Any:

@@ -19,6 +19,7 @@ import base64
 import dataclasses
 import gzip
 import json
+import sys
 from array import array
 from collections.abc import Sequence
 from typing import Any
@@ -32,9 +33,6 @@ API = "/api/v1"
 NOT_CALLS = frozenset({"flush", "pending", "apply_remote", "last_ingested", "create_run", "update_run",
                        "log_params", "set_tags", "delete_tag", "log_metric", "log_input", "log_trace",
                        "log_late_span", "create_token", "list_tokens", "revoke_token", "check_token"})
-_READ_PREFIXES = ("get_", "search_", "list_", "run_exists", "metric_keys", "max_step", "child_run_ids",
-                  "run_ids_like", "trace_ids_like", "trace_counts", "experiment_stats", "experiment_location",
-                  "artifact_dir", "runs_page", "column_keys", "run_rows", "traces_page")
 _TYPES: dict[str, type] = {
     cls.__name__: cls
     for cls in (
@@ -53,11 +51,6 @@ def calls() -> frozenset[str]:
     """The Store protocol methods a client runs on the server through ``/api/v1/store/{method}``."""
     return frozenset(name for name in dir(base.Store) if not name.startswith("_")
                      and callable(getattr(base.Store, name)) and name not in NOT_CALLS)
-
-
-def is_read_method(name: str) -> bool:
-    """True for a Store protocol call that only reads (allowed to read-only tokens)."""
-    return name.startswith(_READ_PREFIXES)
 
 
 def register(cls: type) -> type:
@@ -158,8 +151,73 @@ def encode_ops(ops: Sequence[tuple]) -> list[list]:
 
 
 def batch_body(client_id: str, seq: int, ops: Sequence[tuple]) -> bytes:
-    """The gzip-compressed body of ``POST /api/v1/writes``."""
-    return gzip.compress(dumps({"client": client_id, "seq": seq, "ops": encode_ops(ops)}), compresslevel=1)
+    """The gzip-compressed body of ``POST /api/v1/writes``.
+
+    Metric points travel as columns per (run, key): little-endian int64 steps, float64
+    values (NaN and infinities bit-exact) and int64 timestamps, base64; a step of None
+    (the next one, numbered at commit) is flagged in an ``auto`` byte column. Every
+    other operation is a JSON array (:func:`encode_ops`).
+    """
+    series: dict[tuple[str, str], tuple[list, list, list]] = {}
+    rest: list[tuple] = []
+    for op in ops:
+        if op[0] == "metric":
+            found = series.get((op[1], op[2]))
+            if found is None:
+                found = series[(op[1], op[2])] = ([], [], [])
+            found[0].append(op[5])
+            found[1].append(op[3])
+            found[2].append(op[4])
+        else:
+            rest.append(op)
+    metrics = [_metric_columns(run_id, key, *cols) for (run_id, key), cols in series.items()]
+    body = {"client": client_id, "seq": seq, "ops": encode_ops(rest), "metrics": metrics}
+    return gzip.compress(dumps(body), compresslevel=1)
+
+
+def _b64(data: array) -> str:
+    if sys.byteorder != "little":
+        data.byteswap()
+    return base64.b64encode(data.tobytes()).decode("ascii")
+
+
+def _metric_columns(run_id: str, key: str, steps: list, values: list, stamps: list) -> list:
+    auto = None
+    if None in steps:
+        auto = base64.b64encode(bytes(s is None for s in steps)).decode("ascii")
+        steps = [0 if s is None else s for s in steps]
+    return [run_id, key, _b64(array("q", steps)), _b64(array("d", values)), _b64(array("q", stamps)), auto]
+
+
+def _column(text: str, code: str) -> array:
+    out = array(code)
+    out.frombytes(base64.b64decode(text))
+    if sys.byteorder != "little":
+        out.byteswap()
+    return out
+
+
+def decode_metrics(raw: list) -> list[tuple]:
+    """The metric operations of a batch's columns (see :func:`batch_body`).
+
+    Raises:
+        ValueError: columns of different lengths or of the wrong types.
+    """
+    ops: list[tuple] = []
+    for item in raw:
+        if not isinstance(item, list) or len(item) != 6 or not all(isinstance(x, str) for x in item[:5]):
+            raise ValueError(f"not a metric column set: {str(item)[:200]}")
+        run_id, key = item[0], item[1]
+        steps, values, stamps = _column(item[2], "q"), _column(item[3], "d"), _column(item[4], "q")
+        auto = base64.b64decode(item[5]) if item[5] else None
+        if not len(steps) == len(values) == len(stamps) or (auto is not None and len(auto) != len(steps)):
+            raise ValueError(f"metric columns of {key!r} differ in length")
+        if auto is None:
+            ops.extend(("metric", run_id, key, v, t, s) for s, v, t in zip(steps, values, stamps, strict=True))
+        else:
+            ops.extend(("metric", run_id, key, v, t, None if a else s)
+                       for s, v, t, a in zip(steps, values, stamps, auto, strict=True))
+    return ops
 
 
 def decode_ops(raw: list) -> list[tuple]:

@@ -64,12 +64,14 @@ class Writer:
         check: called before each commit; raises StoreError when the store is gone.
         tick: called by the writer thread about once a second (heartbeats).
         interval: the longest time between commits, in seconds.
+        max_lag: how long (seconds) the oldest uncommitted operation may wait before
+            producers wait for the writer (``MAX_LAG`` by default): what a SIGKILL can lose.
     """
 
     def __init__(self, apply: Callable[[Sequence[tuple]], None], classify: Callable[[BaseException], str],
                  reject: Callable[[tuple, BaseException], None], describe: str = "the store",
                  check: Callable[[], None] | None = None, tick: Callable[[], None] | None = None,
-                 interval: float = 0.5) -> None:
+                 interval: float = 0.5, max_lag: float | None = None) -> None:
         self._apply = apply
         self._classify = classify
         self._reject = reject
@@ -77,6 +79,7 @@ class Writer:
         self._check = check
         self._tick = tick
         self._interval = interval
+        self._max_lag = MAX_LAG if max_lag is None else max_lag
         self._fatal: StoreError | None = None
         self._failing: str | None = None
         self._rejected: list[BaseException] = []  # re-raised by flush() in strict mode (tests)
@@ -114,7 +117,7 @@ class Writer:
         if self._failing is not None:
             return False
         since = self._batch_since if self._inflight else self._queue_since
-        return time.monotonic() - since > MAX_LAG
+        return time.monotonic() - since > self._max_lag
 
     def put_many(self, ops: Sequence[tuple]) -> None:
         """Queue several operations at once, in order."""
