@@ -273,7 +273,11 @@ def bench(tracker: str, fresh_db, workdir: str, quick: bool) -> dict[str, float]
                 figures.update(ui_pages(tracker, url, db_uri, 1_000 if quick else 10_000))
         finally:
             os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(30)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(30)
     return figures
 
 
