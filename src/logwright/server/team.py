@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from logwright.server import api_store
 from logwright.server.app import create_app
+from logwright.server.otlp_ingest import otlp_traces
 
 ENV_STORE = "LOGWRIGHT_SERVER_STORE"
 ENV_ARTIFACTS = "LOGWRIGHT_SERVER_ARTIFACTS"
@@ -66,12 +67,7 @@ def _optional_routes() -> list[Any]:
         pass
     else:
         routes += api_artifacts.routes()
-    try:
-        from logwright.server.otlp_ingest import otlp_traces
-    except ImportError:
-        pass
-    else:
-        routes.append(Route("/v1/traces", otlp_traces, methods=["POST"]))
+    routes.append(Route("/v1/traces", otlp_traces, methods=["POST"]))
     return routes
 
 
