@@ -115,3 +115,17 @@ def test_dataset_order_and_bad_dataset_fields_are_named_errors(runs):
         client.search_runs([exp], "dataset.schema = 'x'")
     with pytest.raises(InvalidFilter, match="quoted strings"):
         client.search_runs([exp], "dataset.name = 1")
+
+
+def test_order_by_metric_with_nans_infs_and_nones(tmp_store):
+    # MLflow's test_order_by_metric_with_nans_infs_and_nones: -inf < numbers < inf < NaN < missing
+    client = lw.Client()
+    exp = client.create_experiment("order")
+    values = {"inf": float("inf"), "-inf": float("-inf"), "nan": float("nan"), "none": None, "-1000": -1000.0,
+              "0": 0.0, "1000": 1000.0}
+    for name, value in values.items():
+        run_id = client.create_run(exp, run_name=name).info.run_id
+        if value is not None:
+            client.log_metric(run_id, "x", value)
+    assert _names(client, exp, order_by=["metrics.x ASC"]) == ["-inf", "-1000", "0", "1000", "inf", "nan", "none"]
+    assert _names(client, exp, order_by=["metrics.x DESC"]) == ["inf", "1000", "0", "-1000", "-inf", "nan", "none"]
