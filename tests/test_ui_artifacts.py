@@ -166,6 +166,9 @@ def test_model_folder_shows_flavour_signature_and_a_load_snippet(page, site, sto
     screenshot(page, "artifact-04-model")
     page.goto(f"{site}/runs/{run_id}")
     assert page.locator(".model-card .snippet pre").count() == 1
+    assert page.inner_text(".model-card .snippet pre") == snippet
+    page.locator(".model-card").scroll_into_view_if_needed()
+    screenshot(page, "artifact-05-run-model-card")
 
 
 def test_the_load_snippet_runs_as_pasted(store):
