@@ -92,10 +92,10 @@ def test_default_columns_are_what_the_grid_search_parents_share(site):
     assert body["grouped"] and body["total"] == 2 and [r["child_count"] for r in body["runs"]] == [2, 3]
     metrics = body["metric_columns"]
     # before: the first five keys alphabetically, mean_fit_time & co. that only candidates have
-    assert "training_accuracy" in metrics and "best_cv_score" in metrics and len(metrics) == 6
+    assert metrics == ["best_cv_score", "training_accuracy", "training_f1", "training_log_loss"]  # 8 shared, 4 shown
     assert not any(k.startswith(("mean_", "std_", "rank_")) for k in metrics)
     assert all(r["metrics"].get("training_accuracy") is not None for r in body["runs"])  # no blank parent rows
-    assert body["param_columns"] == ["estimator", "estimator_class", "param_grid"]  # what differs between them
+    assert body["param_columns"] == ["estimator", "param_grid"]  # what differs between them, concise first
     assert body["coverage"]["metrics"]["mean_test_score"] == 5 and body["rows_in_view"] == 7
 
 
@@ -116,7 +116,8 @@ def test_filtered_candidates_are_folded_under_their_grid_search(site):
     assert not body["grouped"] and body["total"] == 5  # five candidates match, no parent does
     assert len(body["runs"]) == 2 and all(r["context"] for r in body["runs"])
     assert sorted(r["child_count"] for r in body["runs"]) == [2, 3]
-    assert "mean_test_score" in body["metric_columns"]  # what the rows in view have
+    assert body["metric_columns"][0] == "mean_test_score"  # the filter's metric first, then what the matches share
+    assert not {"best_cv_score", "training_accuracy"} & set(body["metric_columns"])
     html = http.get(f"/experiments/{ids['grid']}", params={"filter": "metrics.mean_test_score > 0.5"}).text
     assert html.count('class="run context"') == 2 and 'class="child hidden"' not in html
 
@@ -174,7 +175,7 @@ def test_chart_layout_groups_stages_and_keeps_single_values_out():
     out = charts.layout(keys, counts)
     assert [s["name"] for s in out["sections"]] == ["", "metrics", "system"]
     stages = {c["title"]: c["keys"] for c in out["sections"][0]["charts"]}
-    assert stages == {"acc": ["val_acc"], "f1": ["train/f1", "val/f1"],
+    assert stages == {"val_acc": ["val_acc"], "f1": ["train/f1", "val/f1"],
                       "loss": ["train_loss_epoch", "train_loss_step", "val_loss"]}
     assert out["values"] == ["early_stopping/best_score", "early_stopping/wait_count", "test_acc"]
     flat = charts.layout(keys, counts, overlay_stages=False)

@@ -46,7 +46,8 @@ def layout(keys: Sequence[str], counts: Mapping[str, int], overlay_stages: bool 
             overlays runs instead).
 
     Returns:
-        ``sections``: a list of ``{"name", "charts": [{"title", "keys"}]}`` (the stage
+        ``sections``: a list of ``{"name", "charts": [{"title", "keys"}]}`` (a chart of one
+        key is titled by the key, an overlay by the shared name; the stage
         section first, named ``""``; then ungrouped keys, named ``"metrics"``; then each
         prefix; ``system`` last) and ``values``: keys with a single point, sorted.
     """
@@ -68,7 +69,7 @@ def layout(keys: Sequence[str], counts: Mapping[str, int], overlay_stages: bool 
             values += [k for _, k in members if counts.get(k, 0) <= 1]
             curves = [k for _, k in members if counts.get(k, 0) > 1]
             if curves:
-                charts.append({"title": name, "keys": curves})
+                charts.append({"title": name if len(curves) > 1 else curves[0], "keys": curves})
         if charts:
             out.append({"name": section, "charts": charts})
     return {"sections": out, "values": sorted(values)}

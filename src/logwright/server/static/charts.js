@@ -135,6 +135,11 @@ async function renderChart(chart) {
     uirevision: chart.title + o.x + o.log,
   };
   if (chart.range) { layout.xaxis.range = chart.range; layout.xaxis.autorange = false; }
+  const ys = traces.flatMap((t) => t.y.filter((v) => v !== null && Number.isFinite(v)));
+  if (ys.length && !o.log && ys.every((v) => v === ys[0])) {  // a constant: around it, not on a -1..1 axis
+    const pad = Math.abs(ys[0]) * 0.1 || 1;
+    layout.yaxis.range = [ys[0] - pad, ys[0] + pad];
+  }
   if (!traces.some((t) => t.y.some((v) => v !== null))) {
     layout.annotations = [{ text: "no finite values (NaN or ±inf)", showarrow: false, xref: "paper", yref: "paper",
       x: 0.5, y: 0.5, font: { color: "#66717f", size: 12 } }];
@@ -239,6 +244,7 @@ function buildSections() {
       const div = document.createElement("div");
       div.className = "chart " + (CH.compare ? "compare-chart" : "metric-chart");
       div.dataset.key = c.keys[0];
+      div.dataset.title = c.title;
       div.dataset.keys = JSON.stringify(c.keys);
       card.append(head, div);
       grid.appendChild(card);

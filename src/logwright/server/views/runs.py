@@ -3,8 +3,8 @@
 Query parameters (all remembered in the URL): ``filter`` (the search language),
 ``order`` (one clause such as ``metrics.acc DESC``), ``m`` and ``p`` (repeated:
 metric and param columns), ``page`` and ``size``. Without ``m``/``p`` the columns are
-chosen from what the runs on the page share (:func:`default_columns`), plus the
-metric the table is sorted by. The page's script remembers the columns and the sort
+chosen from what the runs on the page share (:func:`default_columns`), after the
+metric the table is sorted by and those the filter names. The page's script remembers the columns and the sort
 per experiment in the browser and asks for them again on the next visit;
 ``cols=default`` asks for the chosen defaults and makes it forget them.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -24,11 +25,11 @@ from logwright.server.queries import RunRow, RunsPage
 from logwright.server.views import FILTER_ERRORS, experiment_of, filter_error, int_arg, list_arg, page_url
 from logwright.server.views.runs_export import export, parquet_available
 
-__all__ = ["data", "default_columns", "export", "sorted_metric"]
+__all__ = ["data", "default_columns", "export", "filter_metrics", "sorted_metric"]
 
 TEMPLATE = "runs.html"
-_MAX_METRICS, _MIN_METRICS = 6, 3
-_MAX_PARAMS, _MIN_PARAMS = 4, 2
+_MAX_METRICS, _MIN_METRICS = 4, 3
+_MAX_PARAMS, _MIN_PARAMS = 2, 2
 _CELL_BUDGET = 300_000  # rows x candidate keys read to choose the default columns
 
 
@@ -46,20 +47,31 @@ def sorted_metric(order: str) -> str | None:
     return None
 
 
+_FILTER_METRIC = re.compile(r"\bmetrics?\.(`[^`]+`|\"[^\"]+\"|[\w./-]+)", re.IGNORECASE)
+
+
+def filter_metrics(filter_string: str) -> list[str]:
+    """The metric keys a filter names (``metrics.acc > 0.9 and metrics.`val/loss` < 1``)."""
+    keys = [m.strip('`"') for m in _FILTER_METRIC.findall(filter_string)]
+    return list(dict.fromkeys(k for k in keys if k))
+
+
 def _coverage(rows: Sequence[RunRow], attr: str) -> Counter[str]:
     return Counter(k for r in rows for k in getattr(r, attr))
 
 
-def _varies(rows: Sequence[RunRow], attr: str, key: str) -> bool:
-    return len({repr(getattr(r, attr)[key]) for r in rows if key in getattr(r, attr)}) > 1
+def _spread(rows: Sequence[RunRow], attr: str, key: str) -> tuple[int, float]:
+    """(distinct values, their mean length) of a key over the rows that have it."""
+    values = {str(getattr(r, attr)[key]) for r in rows if key in getattr(r, attr)}
+    return len(values), sum(map(len, values)) / max(1, len(values))
 
 
 def default_columns(top: Sequence[RunRow], shown: Sequence[RunRow], attr: str, most: int, least: int) -> list[str]:
     """The columns a table shows when the user has not picked any.
 
     Keys that at least half of the top-level rows have (system metrics excepted); among
-    params, those whose value differs between runs come before constant ones, which
-    are only used to reach ``least``. Short of ``least``, keys of every row in view
+    params, those whose value differs between runs come first (more distinct values,
+    then shorter ones), and constant ones are only used to reach ``least``. Short of ``least``, keys of every row in view
     (nested runs included) are added, most common first.
 
     Args:
@@ -76,8 +88,10 @@ def default_columns(top: Sequence[RunRow], shown: Sequence[RunRow], attr: str, m
     usable = (lambda k: not k.startswith("system/")) if attr == "metrics" else (lambda k: True)
     common = _coverage(top, attr)
     ranked = sorted((k for k, n in common.items() if usable(k) and 2 * n >= len(top)), key=lambda k: (-common[k], k))
-    if attr == "params":
-        varying = [k for k in ranked if _varies(top, attr, k)]
+    if attr == "params":  # differing values first, then the concise ones (a narrow table)
+        spread = {k: _spread(top, attr, k) for k in ranked}
+        ranked.sort(key=lambda k: (-common[k], -spread[k][0], spread[k][1], k))
+        varying = [k for k in ranked if spread[k][0] > 1]
         chosen = varying[:most] + [k for k in ranked if k not in varying][: max(0, least - len(varying))]
     else:
         chosen = ranked[:most]
@@ -153,10 +167,9 @@ def _choose(request: Request, top: list[RunRow], shown: list[RunRow], order: str
     explicit = "m" in request.query_params or "p" in request.query_params
     if explicit and request.query_params.get("cols") != "default":
         return list_arg(request, "m"), list_arg(request, "p")
-    metrics = default_columns(top, shown, "metrics", _MAX_METRICS, _MIN_METRICS)
-    sort_key = sorted_metric(order)
-    if sort_key and sort_key not in metrics:
-        metrics.insert(0, sort_key)
+    named = [k for k in [sorted_metric(order), *filter_metrics(request.query_params.get("filter", ""))] if k]
+    metrics = default_columns(top, shown, "metrics", max(1, _MAX_METRICS - len(named)), _MIN_METRICS)
+    metrics = list(dict.fromkeys([*named, *metrics]))
     return metrics, default_columns(top, shown, "params", _MAX_PARAMS, _MIN_PARAMS)
 
 
@@ -165,7 +178,8 @@ def _read(request: Request, client: Client, exp_id: str, keys: tuple[list[str], 
     """The page with every candidate key filled, its top-level rows (folded) and all rows."""
     wanted = list_arg(request, "m"), list_arg(request, "p")
     metric_keys, param_keys = _candidates(client, exp_id, filter_string, order, size, page, keys)
-    metric_keys = list(dict.fromkeys([*metric_keys, *wanted[0], *filter(None, [sorted_metric(order)])]))
+    named = [k for k in [sorted_metric(order), *filter_metrics(filter_string)] if k]
+    metric_keys = list(dict.fromkeys([*metric_keys, *wanted[0], *named]))
     param_keys = list(dict.fromkeys([*param_keys, *wanted[1]]))
     result = client.store.runs_page(exp_id, filter_string, order, metric_keys, param_keys, (page - 1) * size, size)
     top = result.rows if result.grouped else _fold(client, exp_id, result.rows, metric_keys, param_keys)
