@@ -158,7 +158,12 @@ print(run.info.run_id, flush=True)
 """
 
 
-def test_sixteen_clients_at_once_lose_nothing_and_duplicate_nothing(tracking_server):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_sixteen_clients_at_once_lose_nothing_and_duplicate_nothing(tracking_server, workers):
+    if workers > 1:  # the same store served by several uvicorn worker processes
+        tracking_server.stop()
+        tracking_server.args += ["--workers", str(workers)]
+        tracking_server.start()
     points, traces = 20_000, 500
     children = [_child(_BUSY_CLIENT, tracking_server.url, str(points), str(traces)) for _ in range(16)]
     run_ids = []

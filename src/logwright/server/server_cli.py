@@ -96,8 +96,7 @@ def server_command(args: argparse.Namespace) -> int:
         sock.set_inheritable(True)
         from uvicorn.supervisors import Multiprocess
 
-        server = uvicorn.Server(config)
-        Multiprocess(config, target=server.run, sockets=[sock]).run()
+        Multiprocess(config, sockets=[sock]).run()
         return 0
     config = uvicorn.Config(app, log_level="warning", timeout_keep_alive=30)
     uvicorn.Server(config).run(sockets=[sock])
