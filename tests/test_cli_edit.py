@@ -143,8 +143,11 @@ def test_artifacts_download_a_path_or_the_whole_run(tmp_store, tmp_path, capsys)
     capsys.readouterr()
     assert _cli(tmp_store, "artifacts", "download", run_id[:8], "missing.txt", "-d", str(tmp_path)) == 1
     assert "no artifact 'missing.txt'" in capsys.readouterr().err
+    lw.Client().delete_run(run_id)  # a deleted run's files stay until gc, and can be read
     assert _cli(tmp_store, "artifacts", "list", run_id[:8]) == 0
     assert "config.json" in capsys.readouterr().out
+    assert _cli(tmp_store, "artifacts", "download", run_id[:8], "config.json", "-d", str(tmp_path / "del")) == 0
+    assert json.loads((tmp_path / "del" / "config.json").read_text()) == {"a": 1}
 
 
 def test_runs_export_csv_json_parquet(tmp_store, tmp_path, capsys):

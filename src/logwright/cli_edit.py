@@ -221,31 +221,37 @@ def cmd_gc(args: argparse.Namespace) -> int:
 # -- artifacts ---------------------------------------------------------------------------
 
 
+def _artifacts(client: Any, ref: str) -> tuple[str, Any]:
+    """(run id, artifact repository) of a run, deleted ones too (their files stay until gc)."""
+    from logwright.artifacts import for_uri
+
+    (run_id,) = _runs(client, [ref])
+    experiment_id = client.store.run_exists(run_id)[0]
+    return run_id, for_uri(client.store.artifact_dir(experiment_id, run_id))
+
+
 def cmd_artifacts_download(args: argparse.Namespace) -> int:
     """Copy a run's artifact (a file or folder; the whole run by default) to a local folder."""
-    client = _client(args)
-    (run_id,) = _runs(client, [args.run_id])
+    run_id, repo = _artifacts(_client(args), args.run_id)
     dest = os.path.abspath(args.dest)
     if not args.path:  # the whole run: its contents go straight into DEST
-        repo = client.artifacts(run_id)
         entries = repo.list("")
         if not entries:
             raise FileNotFoundError(f"run {run_id} has no artifacts")
         for entry in entries:
-            client.download_artifacts(run_id, entry.path, dest)
+            repo.download(entry.path, dest)
         print(dest)
         return 0
-    if client.artifacts(run_id).kind(args.path) is None:
+    if repo.kind(args.path) is None:
         raise FileNotFoundError(f"run {run_id} has no artifact {args.path!r}")
-    print(client.download_artifacts(run_id, args.path, dest))
+    print(repo.download(args.path, dest))
     return 0
 
 
 def cmd_artifacts_list(args: argparse.Namespace) -> int:
     """List a run's artifacts under a path."""
-    client = _client(args)
-    (run_id,) = _runs(client, [args.run_id])
-    for entry in client.list_artifacts(run_id, args.path or None):
+    _, repo = _artifacts(_client(args), args.run_id)
+    for entry in repo.list(args.path or None):
         size = "" if entry.is_dir else f"  ({entry.file_size} bytes)"
         print(f"{entry.path}{'/' if entry.is_dir else ''}{size}")
     return 0
