@@ -46,7 +46,7 @@ def create_server_app(store_uri: str | None, artifact_uri: str | None = None, au
     if artifact_uri:
         os.environ["LOGWRIGHT_ARTIFACT_URI"] = artifact_uri  # the store's default artifact root
     hosts = ["*"] if auth else list(allowed_hosts or [])
-    app = create_app(store_uri, allowed_hosts=hosts)
+    app = create_app(store_uri, allowed_hosts=hosts, read_only=read_only)
     app.state.read_only = read_only
     app.state.auth = auth
     extra: list[Any] = api_store.routes()
