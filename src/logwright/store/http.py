@@ -19,6 +19,7 @@ to ``LOGWRIGHT_HTTP_RETRY`` seconds, 30 by default); artifacts go through
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import time
 import uuid
@@ -28,6 +29,7 @@ from typing import Any
 from logwright import config, exceptions
 from logwright.exceptions import StoreError
 from logwright.store import wire
+from logwright.store.base import Store
 from logwright.store.http_journal import Journal
 from logwright.store.http_transport import ServerUnreachable, Transport
 from logwright.store.queued import QueuedWritesMixin
@@ -258,6 +260,8 @@ def _remote(name: str) -> Any:
 for _name in sorted(wire.calls()):
     if not hasattr(HttpStore, _name):
         setattr(HttpStore, _name, _remote(_name))
+    # the protocol's own signature, so introspection (and the protocol test) sees the real arguments
+    getattr(HttpStore, _name).__signature__ = inspect.signature(getattr(Store, _name))
 
 
 def _message(data: bytes) -> str:
