@@ -76,7 +76,7 @@ def layout(keys: Sequence[str], counts: Mapping[str, int], overlay_stages: bool 
 
 
 def point_counts(store: Store, run_id: str, keys: Sequence[str]) -> dict[str, int]:
-    """How many points each metric of a run has (read from the stored chunks' step arrays).
+    """How many points each of a run's metrics has (``keys`` absent from the store count 0).
 
     Args:
         store: the store.
@@ -86,4 +86,5 @@ def point_counts(store: Store, run_id: str, keys: Sequence[str]) -> dict[str, in
     Returns:
         ``{key: number of points}``.
     """
-    return {key: sum(len(steps) // 8 for steps, _, _ in store.get_metric_blobs(run_id, key)) for key in keys}
+    counts = store.get_metric_counts(run_id)
+    return {key: counts.get(key, 0) for key in keys}

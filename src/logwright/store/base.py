@@ -241,6 +241,9 @@ class Store(Protocol):
     def metric_keys(self, run_id: str) -> list[str]:
         """Keys of every metric the run has."""
 
+    def get_metric_counts(self, run_id: str) -> dict[str, int]:
+        """How many points each metric of the run has, by key (the UI's single values)."""
+
     def max_step(self, run_id: str, key: str) -> int | None:
         """The highest step stored for a metric, or None."""
 

@@ -206,6 +206,12 @@ class ReadsMixin:
         return [r[0] for r in self._all("SELECT key FROM latest_metrics WHERE run_id = %s ORDER BY key", (run_id,))]
 
     @reading
+    def get_metric_counts(self, run_id: str) -> dict[str, int]:
+        """How many points each metric of the run has, by key (the chunk sizes summed; the arrays are not decoded)."""
+        rows = self._all("SELECT key, SUM(n) FROM metric_chunks WHERE run_id = %s GROUP BY key", (run_id,))
+        return {key: int(n) for key, n in rows}
+
+    @reading
     def max_step(self, run_id: str, key: str) -> int | None:
         """The highest step stored for a metric, or None."""
         row = self._one("SELECT step FROM latest_metrics WHERE run_id = %s AND key = %s", (run_id, key))

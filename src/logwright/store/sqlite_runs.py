@@ -197,6 +197,12 @@ class RunsMixin:
         return [r[0] for r in rows]
 
     @reading
+    def get_metric_counts(self, run_id: str) -> dict[str, int]:
+        """How many points each metric of the run has, by key (the chunk sizes summed; the arrays are not decoded)."""
+        rows = self.read_db().execute("SELECT key, SUM(n) FROM metric_chunks WHERE run_id = ? GROUP BY key", (run_id,))
+        return {key: int(n) for key, n in rows}
+
+    @reading
     def max_step(self, run_id: str, key: str) -> int | None:
         """The highest step stored for a metric, or None."""
         row = self.read_db().execute(
