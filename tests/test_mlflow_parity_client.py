@@ -203,6 +203,18 @@ def test_logging_into_a_deleted_run_raises(client, exp):
     assert client.get_run(run_id).data.metrics["m"] == 4.0
 
 
+def test_a_deleted_runs_artifacts_stay_readable(client, exp, tmp_path):
+    run_id = client.create_run(exp).info.run_id
+    client.log_text(run_id, "hello", "notes/a.txt")
+    client.delete_run(run_id)
+    assert [f.path for f in client.list_artifacts(run_id, "notes")] == ["notes/a.txt"]
+    path = client.download_artifacts(run_id, "notes/a.txt", str(tmp_path))
+    assert open(path, encoding="utf-8").read() == "hello"
+    with pytest.raises(RunDeleted):
+        client.log_text(run_id, "more", "notes/b.txt")
+    assert [f.path for f in client.list_artifacts(run_id, "notes")] == ["notes/a.txt"]
+
+
 def test_delete_and_restore_experiment_cascade_to_runs(client, exp):
     other = client.create_experiment("other")
     ids = [client.create_run(exp).info.run_id for _ in range(2)]

@@ -260,8 +260,13 @@ class Client(ExperimentsMixin, RegistryClient, ArtifactsMixin):
 
     # -- params, metrics, tags -------------------------------------------------------
 
-    def _check_run(self, run_id: str) -> str:
-        """The run's experiment id; raises RunNotFound (cached for runs seen once)."""
+    def _check_run(self, run_id: str, active: bool = True) -> str:
+        """The run's experiment id; raises RunNotFound, or RunDeleted (cached for runs seen once).
+
+        Args:
+            run_id: the run.
+            active: False lets a deleted run through (its artifacts can still be read).
+        """
         exp_id = self._run_experiments.get(run_id) if type(run_id) is str else None
         if exp_id is not None:
             return exp_id
@@ -276,6 +281,8 @@ class Client(ExperimentsMixin, RegistryClient, ArtifactsMixin):
         if self.store.read_only:
             raise StoreError(f"store {self.store.location!r} is read-only: run {run_id} can be read, not logged to")
         if self.store.get_run(run_id).info.lifecycle_stage == "deleted":  # once per run and process
+            if not active:
+                return found[0]
             raise RunDeleted(run_id)
         self._run_experiments[run_id] = found[0]
         return found[0]

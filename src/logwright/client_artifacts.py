@@ -20,26 +20,31 @@ class ArtifactsMixin:
     """``log_artifact``, ``log_text``, ``list_artifacts``... by run id (mixed into Client)."""
 
     store: Any
-    _check_run: Callable[[str], str]  # Client's: the run's experiment id, or RunNotFound/RunDeleted
+    _check_run: Callable[..., str]  # Client's: the run's experiment id, or RunNotFound/RunDeleted
 
     def artifacts(self, run_id: str) -> ArtifactRepository:
         """The run's artifact repository (a local folder or an ``s3://`` prefix)."""
-        return _artifacts.for_uri(self.store.artifact_dir(self._check_run(run_id), run_id))
+        return _artifacts.for_uri(self.store.artifact_dir(self._check_run(run_id, active=False), run_id))
+
+    def _writable(self, run_id: str) -> ArtifactRepository:
+        """The run's repository for a write: a deleted run raises RunDeleted, as logging to it does."""
+        self._check_run(run_id)
+        return self.artifacts(run_id)
 
     def log_artifact(self, run_id: str, local_path: str, artifact_path: str | None = None) -> str:
         """Copy a file (or a folder's contents) into the run; returns the artifact path."""
-        repo = self.artifacts(run_id)
+        repo = self._writable(run_id)
         if os.path.isdir(local_path):
             return repo.log_dir(local_path, artifact_path)
         return repo.log_file(local_path, artifact_path)
 
     def log_artifacts(self, run_id: str, local_dir: str, artifact_path: str | None = None) -> str:
         """Copy a folder's contents into the run."""
-        return self.artifacts(run_id).log_dir(local_dir, artifact_path)
+        return self._writable(run_id).log_dir(local_dir, artifact_path)
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> str:
         """Write ``text`` (UTF-8) as an artifact file."""
-        return self.artifacts(run_id).write_bytes(artifact_file, text.encode("utf-8"))
+        return self._writable(run_id).write_bytes(artifact_file, text.encode("utf-8"))
 
     def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> str:
         """Write a dict as JSON (or YAML for .yaml/.yml when PyYAML is installed)."""
@@ -53,7 +58,7 @@ class ArtifactsMixin:
 
     def log_figure(self, run_id: str, figure: Any, artifact_file: str) -> str:
         """Save a matplotlib figure (any savefig format) or a plotly figure (.html/.png)."""
-        repo = self.artifacts(run_id)
+        repo = self._writable(run_id)
         if hasattr(figure, "savefig"):
             save = figure.savefig
         elif hasattr(figure, "write_html") and artifact_file.endswith(".html"):
