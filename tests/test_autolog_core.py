@@ -248,3 +248,104 @@ def test_requirement_parsing():
     assert version_tuple("2.13.0+cpu") == (2, 13, 0)
     assert version_tuple("1.9rc1") == (1, 9)
     assert version_tuple("0.3.post1") == (0, 3)
+
+
+DEFERRED_FW = '''
+def train(x):
+    return x
+'''
+DEFERRED_SUB = '''
+from {pkg}._impl import score
+
+
+class Model:
+    def fit(self, x):
+        return x
+'''
+DEFERRED_IMPL = '''
+def score(x):
+    return x * 2
+'''
+
+
+def _deferred_integration(pkg: str, built: list):
+    from logwright.autolog import Integration, ModulePatches, Patch
+
+    def passthrough(wrapped, instance, args, kwargs):
+        return wrapped(*args, **kwargs)
+
+    def build(module):
+        if built[:1] == ["fail"]:
+            raise RuntimeError("deferred build failed")
+        built.append(module.__name__)
+        return [Patch(module.__name__, "Model.fit", passthrough)]
+
+    class DeferredIntegration(Integration):
+        name, module, requirement = "deferred", pkg, f"{pkg}>=1.0"
+
+        def patches(self, config):
+            return [Patch(pkg, "train", passthrough), ModulePatches(f"{pkg}.sub", build),
+                    Patch(f"{pkg}._impl", "score", passthrough), Patch(f"{pkg}.sub", "score", passthrough)]
+
+    return DeferredIntegration
+
+
+@pytest.fixture
+def deferred_fw(tmp_path, tmp_store):
+    pkg = f"deferredfw_{id(tmp_path)}"
+    folder = tmp_path / "site" / pkg
+    folder.mkdir(parents=True)
+    (folder / "__init__.py").write_text(DEFERRED_FW)
+    (folder / "sub.py").write_text(DEFERRED_SUB.format(pkg=pkg))
+    (folder / "_impl.py").write_text(DEFERRED_IMPL)
+    sys.path.insert(0, str(tmp_path / "site"))
+    importlib.invalidate_caches()
+    built: list[str] = []
+    registry.add(_deferred_integration(pkg, built))
+    yield pkg, built
+    registry.reset()
+    registry.discover().pop("deferred", None)
+    for name in (pkg, f"{pkg}.sub", f"{pkg}._impl"):
+        sys.modules.pop(name, None)
+    sys.path.remove(str(tmp_path / "site"))
+
+
+def test_a_patch_is_applied_when_its_own_module_is_imported_and_reverted_by_the_registry(deferred_fw):
+    pkg, built = deferred_fw
+    fw = importlib.import_module(pkg)
+    assert logwright.autolog(only=["deferred"]) == {"deferred": ACTIVE}
+    assert f"{pkg}.sub" not in sys.modules and built == []  # the registry imported nothing
+    assert hasattr(fw.train, "__wrapped__")
+    sub = importlib.import_module(f"{pkg}.sub")  # imports _impl first: both are patched on import
+    impl = sys.modules[f"{pkg}._impl"]
+    assert built == [f"{pkg}.sub"]
+    assert hasattr(sub.Model.__dict__["fit"], "__wrapped__")
+    assert sub.score is impl.score and hasattr(impl.score, "__wrapped__")  # a re-export shares the proxy
+    assert sub.score(2) == 4 and sub.Model().fit(3) == 3
+    fit, score = sub.Model.__dict__["fit"].__wrapped__, impl.score.__wrapped__
+    logwright.autolog(disable=True)
+    assert sub.Model.__dict__["fit"] is fit and impl.score is score and sub.score is score
+
+
+def test_a_deferred_patch_is_dropped_when_disabled_before_its_module_is_imported(deferred_fw):
+    pkg, built = deferred_fw
+    importlib.import_module(pkg)
+    logwright.autolog(only=["deferred"])
+    logwright.autolog(disable=True)
+    sub = importlib.import_module(f"{pkg}.sub")
+    assert built == [] and not hasattr(sub.Model.__dict__["fit"], "__wrapped__")
+    logwright.autolog(only=["deferred"])  # enabled again with the module imported: patched at once
+    assert built == [f"{pkg}.sub"] and hasattr(sub.Model.__dict__["fit"], "__wrapped__")
+    logwright.autolog(disable=True)
+
+
+@pytest.mark.parametrize("strict", ["1", "0"])
+def test_a_failing_deferred_build_never_breaks_the_import(deferred_fw, monkeypatch, strict):
+    pkg, built = deferred_fw
+    monkeypatch.setenv("LOGWRIGHT_STRICT", strict)
+    importlib.import_module(pkg)
+    logwright.autolog(only=["deferred"], silent=True)
+    built.append("fail")
+    sub = importlib.import_module(f"{pkg}.sub")  # the hook's build raises: the import still succeeds
+    assert sub.Model().fit(1) == 1 and not hasattr(sub.Model.__dict__["fit"], "__wrapped__")
+    logwright.autolog(disable=True)

@@ -35,7 +35,7 @@ import sys
 import threading
 import weakref
 
-from logwright.autolog import AutologConfig, Integration, Patch, managed_run, report
+from logwright.autolog import AutologConfig, Integration, ModulePatches, Patch, managed_run, report
 from logwright.lazylog import get_logger
 from logwright_sklearn import _discovery, _records
 from logwright_sklearn._posttrain import Tracker, log_value
@@ -93,11 +93,7 @@ class SklearnIntegration(Integration):
         super().__init__()
         self.tracker = Tracker()
         self._lock = threading.RLock()
-        self._active = False
         self._seen: set[tuple[int, str]] = set()
-        self._late: list[Any] = []
-        self._aliases: list[tuple[Any, str, Any, Any]] = []
-        self._hooked: set[str] = set()
         self._partial: dict[int, tuple[Any, Any, str, int]] = {}
         self._signatures: dict[Any, list[str]] = {}
         self._in_flight = 0
@@ -115,28 +111,21 @@ class SklearnIntegration(Integration):
 
         return _wrap_estimator_fit
 
-    def patches(self, config: AutologConfig) -> list[Patch]:
-        """Patches for the scikit-learn modules imported so far (the rest on their import)."""
+    def patches(self, config: AutologConfig) -> list[ModulePatches]:
+        """Each ``sklearn.*`` module's patches, built as the registry sees it imported."""
         self._seen = set()
-        found: list[Patch] = []
-        for name, module in list(sys.modules.items()):
-            if module is not None and (name == "sklearn" or name.startswith("sklearn.")):
-                found += _discovery.module_patches(module, self._wrappers(), self._seen)
-        if "sklearn.metrics" in sys.modules:
+        return [ModulePatches(name, self._module_patches) for name in _discovery.sklearn_modules()]
+
+    def _module_patches(self, module: Any) -> list[Patch]:
+        """The estimators ``module`` defines; for ``sklearn.metrics``, its scorers too."""
+        found = _discovery.module_patches(module, self._wrappers(), self._seen)
+        if module.__name__ == "sklearn.metrics":
             found += _discovery.metric_patches(self._make_metric_wrapper, self._seen)
         return found
 
     def on_enable(self, config: AutologConfig) -> None:
-        """Alias patched metrics in ``sklearn.metrics``; hook the modules not imported yet."""
-        from logwright.autolog.hooks import when_imported
+        """Check the knobs (the registry applies the patches, now or on each module's import)."""
         self._check_knobs(config)
-        self._active = True
-        if "sklearn.metrics" in sys.modules:
-            self._alias_metrics()
-        for name in _discovery.sklearn_modules():
-            if name not in sys.modules and name not in self._hooked:
-                self._hooked.add(name)
-                when_imported(name, self._on_import)
 
     @staticmethod
     def _check_knobs(config: AutologConfig) -> None:
@@ -148,51 +137,11 @@ class SklearnIntegration(Integration):
                              f"got {config.get('training_metrics')!r}")
 
     def on_disable(self) -> None:
-        """Revert what was patched on import and the metric aliases; forget tracked models."""
-        from logwright.autolog.patching import revert
-
+        """Forget tracked models and partial fits (the registry reverts the patches)."""
         with self._lock:
-            self._active = False
-            for module, name, original, proxy in reversed(self._aliases):
-                if vars(module).get(name) is proxy:
-                    setattr(module, name, original)
-            for applied in reversed(self._late):
-                revert(applied)
-            self._aliases, self._late, self._seen = [], [], set()
+            self._seen = set()
             self._partial.clear()
             self.tracker.clear()
-
-    def _on_import(self, module: Any) -> None:
-        try:
-            with self._lock:
-                if not self._active:
-                    return
-                from logwright.autolog.patching import apply
-
-                found = _discovery.module_patches(module, self._wrappers(), self._seen)
-                if module.__name__ == "sklearn.metrics":
-                    found += _discovery.metric_patches(self._make_metric_wrapper, self._seen)
-                for patch in found:
-                    done = apply(self.name, patch)
-                    if done is not None:
-                        self._late.append(done)
-                if module.__name__ == "sklearn.metrics":
-                    self._alias_metrics()
-        except Exception as exc:  # noqa: BLE001 - a raising hook would break the user's import
-            try:
-                report(self.name, exc)
-            except Exception as strict_exc:  # noqa: BLE001 - strict mode: still never break import
-                _logger.error("logwright sklearn: patching %s failed: %r", module.__name__, strict_exc)
-
-    def _alias_metrics(self) -> None:
-        metrics = sys.modules["sklearn.metrics"]
-        for name in getattr(metrics, "__all__", ()):
-            current = vars(metrics).get(name)
-            home = sys.modules.get(getattr(current, "__module__", "") or "")
-            proxy = vars(home).get(name) if home is not None and home is not metrics else None
-            if proxy is not None and proxy is not current and getattr(proxy, "__wrapped__", None) is current:
-                setattr(metrics, name, proxy)
-                self._aliases.append((metrics, name, current, proxy))
 
     # -- wrappers ------------------------------------------------------------------
 

@@ -78,10 +78,12 @@ def module_patches(module: Any, wrappers: dict[str, Callable], seen: set[tuple[i
 
 
 def metric_patches(make_wrapper: Callable[[str], Callable], seen: set[tuple[int, str]]) -> list[Patch]:
-    """Patches for ``sklearn.metrics`` scorers, in the modules that define them.
+    """Patches for ``sklearn.metrics`` scorers, in the modules that define them, then their aliases.
 
     Patching where a function is defined keeps it picklable: pickle finds it by its
-    ``__module__`` and ``__qualname__``, which then name the proxy itself.
+    ``__module__`` and ``__qualname__``, which then name the proxy itself. The
+    ``sklearn.metrics.<name>`` alias patch that follows gets that same proxy (the
+    registry reuses a proxy for a re-exported original).
     """
     metrics = sys.modules["sklearn.metrics"]
     patches = []
@@ -94,5 +96,6 @@ def metric_patches(make_wrapper: Callable[[str], Callable], seen: set[tuple[int,
             continue
         if (id(fn), name) not in seen:
             seen.add((id(fn), name))
-            patches.append(Patch(home, name, make_wrapper(name)))
+            wrapper = make_wrapper(name)
+            patches += [Patch(home, name, wrapper), Patch(metrics.__name__, name, wrapper)]
     return patches

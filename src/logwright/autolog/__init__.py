@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import types
 
-from logwright.autolog.integration import AutologConfig, Integration, Patch
+from logwright.autolog.integration import AutologConfig, Integration, ModulePatches, Patch
 from logwright.autolog.registry import registry
 from logwright.autolog.safety import guard, in_logging_call, logging_call, managed_run, report
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "AutologConfig",
     "Integration",
+    "ModulePatches",
     "Patch",
     "autolog",
     "guard",

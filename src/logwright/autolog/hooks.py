@@ -52,10 +52,12 @@ class _DeferredHooks:
 _deferred = _DeferredHooks()
 
 
-def when_imported(module: str, hook: Callable[[Any], None]) -> None:
-    """Call ``hook(module_object)`` after ``module`` is first imported (through wrapt).
+def on_future_import(module: str, hook: Callable[[Any], None]) -> None:
+    """Call ``hook(module_object)`` once, after ``module``'s next import (through wrapt).
 
-    The caller checks ``sys.modules`` first: this is for modules not imported yet.
+    Unlike ``wrapt.when_imported``, this never calls ``hook`` at once for a module that is
+    already imported (hence the name): the caller checks ``sys.modules`` first and
+    handles that case itself. A hook fires once; register again to hear of a re-import.
     """
     if "wrapt" in sys.modules:
         import wrapt

@@ -32,6 +32,11 @@ COMMON_OPTIONS: dict[str, Any] = {
 class Patch:
     """One attribute to wrap (an immutable record).
 
+    The registry applies it when its ``module`` is imported: at once if it already is,
+    else right after that module's first import (so a patch on a submodule the framework
+    imports lazily, or on a second framework, needs no hook of the integration's own),
+    and reverts it on disable.
+
     Attributes:
         module: the module holding the target, e.g. ``"sklearn.base"``.
         attribute: dotted path inside it, e.g. ``"BaseEstimator.fit"``; a method a class
@@ -60,6 +65,32 @@ class Patch:
 
     def __repr__(self) -> str:
         return f"Patch({self.module!r}, {self.attribute!r}, {self.wrapper!r})"
+
+
+class ModulePatches:
+    """The patches of one module, built only once that module is imported (an immutable record).
+
+    For patches that depend on what a module defines (every estimator class of each
+    ``sklearn.*`` module, say): the registry calls ``build(module_object)`` at once if
+    the module is imported, else right after its first import, then applies what it
+    returns like any other :class:`Patch`. Return it from :meth:`Integration.patches`.
+
+    Attributes:
+        module: the module's name, e.g. ``"sklearn.linear_model._logistic"``.
+        build: ``build(module_object) -> Sequence[Patch]``.
+    """
+
+    __slots__ = ("module", "build")
+
+    def __init__(self, module: str, build: Callable[[Any], Sequence[Patch]]) -> None:
+        object.__setattr__(self, "module", module)
+        object.__setattr__(self, "build", build)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"ModulePatches is immutable (cannot set {name!r})")
+
+    def __repr__(self) -> str:
+        return f"ModulePatches({self.module!r}, {self.build!r})"
 
 
 class AutologConfig:
@@ -109,8 +140,11 @@ class Integration(ABC):
         self.config = AutologConfig({**COMMON_OPTIONS, **self.defaults})
 
     @abstractmethod
-    def patches(self, config: AutologConfig) -> Sequence[Patch]:
-        """The attributes to wrap (called once the framework is imported)."""
+    def patches(self, config: AutologConfig) -> Sequence[Patch | ModulePatches]:
+        """The attributes to wrap (called once the framework is imported).
+
+        Each record is applied when its own module is imported (see :class:`Patch`).
+        """
 
     def on_enable(self, config: AutologConfig) -> None:  # noqa: B027 - optional hook
         """Install native hooks (callbacks, global hooks) after the patches are applied."""

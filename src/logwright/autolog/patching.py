@@ -123,8 +123,17 @@ def _own_dict(owner: Any) -> Any:
     return owner.__dict__ if isinstance(owner, type) else vars(owner)
 
 
-def apply(integration: str, patch: Patch) -> Applied | None:
-    """Wrap the patch's target with the safety layer; None if the target does not exist."""
+def apply(integration: str, patch: Patch, done: dict[int, Applied] | None = None) -> Applied | None:
+    """Wrap the patch's target with the safety layer; None if the target does not exist.
+
+    Args:
+        integration: the integration's name.
+        patch: what to wrap.
+        done: the integration's patches in place, by ``id()`` of their original and of their
+            proxy: a target that is one of those re-exported elsewhere
+            (``sklearn.metrics.accuracy_score``) gets that same proxy, so it pickles and
+            compares as the one function it is, and gets the original back on revert.
+    """
     owner, name = _resolve(patch)
     own = _own_dict(owner)
     had_own = name in own
@@ -140,6 +149,10 @@ def apply(integration: str, patch: Patch) -> Applied | None:
                 if name in base.__dict__:
                     original = base.__dict__[name]
                     break
+    twin = None if done is None else done.get(id(original))
+    if twin is not None and original in (twin.original, twin.proxy):  # a re-export, taken before or after
+        setattr(owner, name, twin.proxy)
+        return Applied(owner, name, twin.original, twin.proxy, had_own, twin.switch)
     switch = [True]
     if _is_plain_function(original):
         proxy = _make_function_wrapper(integration, patch.wrapper, original, switch, isinstance(owner, type))

@@ -2,6 +2,10 @@
 
 States: DISABLED -> PENDING (post-import hook registered, framework not imported yet)
 -> ACTIVE (patches applied) -> DISABLED. Everything happens under one lock.
+
+Patches are deferred per module: a :class:`Patch` (or :class:`ModulePatches`) whose
+module is not imported yet is applied by a post-import hook on that module, while
+its integration is ACTIVE, and reverted with the rest on disable.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import threading
 import warnings
 
 from logwright.autolog import discovery, hooks, safety
-from logwright.autolog.integration import COMMON_OPTIONS, Integration
+from logwright.autolog.integration import COMMON_OPTIONS, Integration, ModulePatches, Patch
 from logwright.lazylog import get_logger
 
 TYPE_CHECKING = False
@@ -84,7 +88,9 @@ class Registry:
         self.states: dict[str, str] = {}
         self.failed: dict[str, str] = {}
         self._applied: dict[str, list[Applied]] = {}
-        self._hooked: set[str] = set()
+        self._hooked: set[str] = set()  # modules whose import hook is registered and has not fired
+        self._deferred: dict[str, list[tuple[str, Patch | ModulePatches]]] = {}  # module -> records
+        self._by_original: dict[str, dict[int, Applied]] = {}  # name -> id(original or proxy) -> patch
         self._warned_old: set[str] = set()
 
     # -- discovery ------------------------------------------------------------------
@@ -161,10 +167,14 @@ class Registry:
                 self._activate_reporting(inst)
             else:
                 self.states[name] = PENDING
-                if inst.module not in self._hooked:
-                    self._hooked.add(inst.module)
-                    hooks.when_imported(inst.module, self._make_hook(inst.module))
+                self._watch(inst.module)
             return self.states[name]
+
+    def _watch(self, module: str) -> None:
+        """Hear of ``module``'s next import (one hook per module, whoever waits for it)."""
+        if module not in self._hooked:
+            self._hooked.add(module)
+            hooks.on_future_import(module, self._make_hook(module))
 
     def _make_hook(self, module: str) -> Any:
         def hook(_module: Any) -> None:
@@ -181,6 +191,39 @@ class Registry:
             for name, inst in list(self.integrations.items()):
                 if inst.module == module and self.states.get(name) == PENDING:
                     self._activate_reporting(inst)
+            for name, record in self._deferred.pop(module, ()):
+                if self.states.get(name) == ACTIVE:
+                    self._place_reporting(name, record)
+
+    def _place_reporting(self, name: str, record: Patch | ModulePatches) -> None:
+        """Apply a deferred record from an import hook: errors are reported, never raised."""
+        try:
+            try:
+                self._place(name, record)
+            except Exception as exc:  # noqa: BLE001 - our (or the plugin's) bug: never the user's
+                safety.report(name, exc)
+        except Exception as exc:  # noqa: BLE001 - strict mode re-raised: still never break an import
+            _logger.error("logwright %s: patching %s failed: %r", name, record.module, exc)
+
+    def _place(self, name: str, record: Patch | ModulePatches) -> None:
+        """Apply ``record`` if its module is imported, else when it is (see :class:`Patch`)."""
+        module = sys.modules.get(record.module)
+        if module is None:
+            self._deferred.setdefault(record.module, []).append((name, record))
+            self._watch(record.module)
+            return
+        if isinstance(record, ModulePatches):
+            for patch in record.build(module):
+                self._place(name, patch)
+            return
+        from logwright.autolog.patching import apply
+
+        by_original = self._by_original.setdefault(name, {})
+        done = apply(name, record, by_original)
+        if done is not None:
+            self._applied.setdefault(name, []).append(done)
+            by_original.setdefault(id(done.original), done)
+            by_original.setdefault(id(done.proxy), done)
 
     def _activate_reporting(self, inst: Integration) -> None:
         try:
@@ -209,25 +252,29 @@ class Registry:
         return True
 
     def _activate(self, inst: Integration) -> None:
-        from logwright.autolog.patching import apply, revert
+        from logwright.autolog.patching import revert
 
         if not self._supported(inst):
             self.states[inst.name] = DISABLED
             return
-        applied: list[Applied] = []
-        self._applied[inst.name] = applied
+        self._applied[inst.name] = []
         try:
-            for patch in inst.patches(inst.config):
-                done = apply(inst.name, patch)
-                if done is not None:
-                    applied.append(done)
+            for record in inst.patches(inst.config):
+                self._place(inst.name, record)
             inst.on_enable(inst.config)
         except BaseException:
-            for done in reversed(applied):
+            for done in reversed(self._applied.pop(inst.name, [])):
                 revert(done)
-            self._applied.pop(inst.name, None)
+            self._forget_deferred(inst.name)
             raise
         self.states[inst.name] = ACTIVE
+
+    def _forget_deferred(self, name: str) -> None:
+        self._by_original.pop(name, None)
+        for module, records in list(self._deferred.items()):
+            records[:] = [(n, r) for n, r in records if n != name]
+            if not records:
+                del self._deferred[module]
 
     # -- disabling ------------------------------------------------------------------
 
@@ -248,10 +295,12 @@ class Registry:
                     inst.on_disable()
                 except Exception as exc:  # noqa: BLE001 - still revert the patches
                     error = exc
-            from logwright.autolog.patching import revert
+            self._forget_deferred(name)
+            if name in self._applied:
+                from logwright.autolog.patching import revert
 
-            for done in reversed(self._applied.pop(name, [])):
-                revert(done)
+                for done in reversed(self._applied.pop(name)):
+                    revert(done)
         if error is not None:
             safety.report(name, error)
 
