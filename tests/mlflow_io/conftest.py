@@ -10,8 +10,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 import struct
+import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -263,6 +268,36 @@ def mlflow_store(tmp_path_factory) -> tuple[str, dict[str, str]]:
     finally:
         os.chdir(old)
     return uri, ids
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory) -> Iterator[str]:
+    """A real ``mlflow server`` on 127.0.0.1 (SQLite backend, artifacts proxied); yields its URL."""
+    folder = tmp_path_factory.mktemp("mlflow-server")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mlflow_cli = os.path.join(os.path.dirname(sys.executable), "mlflow")
+    log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen([mlflow_cli, "server", "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
+                             "--artifacts-destination", str(folder / "artifacts"), "--host", "127.0.0.1",
+                             "--port", str(port), "--workers", "1"], stdout=log, stderr=subprocess.STDOUT,
+                            cwd=folder)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2):
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, (folder / "server.log").read_text()
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        log.close()
 
 
 @pytest.fixture(scope="session")

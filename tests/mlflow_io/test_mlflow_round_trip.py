@@ -66,6 +66,8 @@ def test_export_back_to_mlflow_matches_the_original(mlio, mlflow_store, tmp_path
         assert run.data.tags["logwright.run_id"] == original and run.data.tags["mlflow.run_id"] == original
         assert run.info.run_id != original  # MLflow chose a new id
     assert _cli(capsys, "export", "mlflow", back, "--from", lw).startswith("nothing to export")
+    # Back into the store the runs came from: found by their MLflow ids, nothing added.
+    assert _cli(capsys, "export", "mlflow", uri, "--from", lw).startswith("nothing to export")
     # The exported store imported into a fresh logwright store: the same runs under the same ids.
     lw2 = str(tmp_path / "lw2")
     _cli(capsys, "import", "mlflow", back, "--to", lw2)
@@ -145,3 +147,70 @@ def test_exported_runs_carry_mlflows_system_tags(mlio, tmp_path, capsys, monkeyp
     assert runs["inner"].data.tags["mlflow.parentRunId"] == runs["outer"].info.run_id
     assert runs["outer"].data.tags["logwright.run_id"] == outer.info.run_id
     assert runs["inner"].data.params == {"k": "v"} and runs["inner"].data.tags["logwright.run_id"] == inner.info.run_id
+
+
+def test_import_from_and_export_to_an_mlflow_server(mlio, mlflow_server, tmp_path, capsys, monkeypatch):
+    """``http://`` on both sides: MLflow's REST API, artifacts through the server's proxy."""
+    import logwright as lw
+    from logwright import fluent
+
+    monkeypatch.chdir(tmp_path)
+    ids = mlio.fill_mlflow(mlflow_server, str(tmp_path))
+    ours = str(tmp_path / "lw")
+    line = _cli(capsys, "import", "mlflow", mlflow_server, "--to", ours)
+    assert "6 runs" in line and "2 traces" in line and "3 artifact files" in line, line
+    theirs, got = mlio.mlflow_snapshot(mlflow_server), mlio.logwright_snapshot(ours)
+    for key, run in theirs["runs"].items():
+        assert got["runs"][key] == run, key
+    assert got["traces"] == theirs["traces"]
+    assert get_store(ours).get_run(ids["sweep"]).data.params == {"lr": "0.1", "optimizer": "adam"}
+    fluent._reset_for_tests()  # a run logged with logwright goes to the server
+    lw.set_tracking_uri(ours)
+    lw.set_experiment("from-logwright")
+    with lw.start_run(run_name="native") as native:
+        for step in range(50):
+            lw.log_metric("loss", 1 / (step + 1), step=step)
+        lw.log_text("hello", "hello.txt")
+        with lw.start_span("answer", kind="LLM", inputs={"q": "?"}) as span:
+            span.set_outputs("!")
+    lw.flush()
+    fluent._reset_for_tests()
+    line = _cli(capsys, "export", "mlflow", mlflow_server, "--from", ours)
+    assert line.startswith("exported 1 experiments, 1 runs") and "50 metric points, 1 traces" in line, line
+    client = MlflowClient(mlflow_server)
+    exp = client.get_experiment_by_name("from-logwright")
+    (run,) = client.search_runs([exp.experiment_id])
+    assert run.data.tags["logwright.run_id"] == native.info.run_id and run.info.run_name == "native"
+    assert sorted(m.step for m in client.get_metric_history(run.info.run_id, "loss")) == list(range(50))
+    files = mlio.mlflow_snapshot(mlflow_server)["runs"][("from-logwright", "native")]["artifacts"]
+    assert files["hello.txt"] == b"hello"  # (with the run's git diff, where it ran in a dirty checkout)
+    assert _cli(capsys, "export", "mlflow", mlflow_server, "--from", ours).startswith("nothing to export")
+
+
+def test_an_import_stopped_half_way_finishes_when_run_again(mlio, mlflow_store, tmp_path, capsys):
+    """Ctrl-C after the third run (raised from the progress bar): what was written stays; the rerun does the rest."""
+    from logwright.mlflow_io import import_mlflow
+    from logwright.mlflow_io.source import MlflowSource
+    from logwright.store.copy import Counts, Progress, StoreCopier, run_copy
+
+    class _CtrlC(Progress):
+        def step(self, what: str) -> None:
+            super().step(what)
+            if self.done == 3:
+                raise KeyboardInterrupt
+
+    uri, _ = mlflow_store
+    lw = str(tmp_path / "lw")
+    copier = StoreCopier(MlflowSource(uri), get_store(lw))
+    copier.progress = _CtrlC(0, enabled=False)
+    first = Counts()
+    with pytest.raises(KeyboardInterrupt):
+        run_copy(copier, progress=False, counts=first)
+    assert first.runs == 3
+    rest = import_mlflow(uri, lw, progress=False)
+    assert rest.runs == 3 and rest.traces == 2 and rest.metric_points + first.metric_points == 1010
+    theirs, ours = mlio.mlflow_snapshot(uri), mlio.logwright_snapshot(lw)
+    for key, run in theirs["runs"].items():
+        assert ours["runs"][key] == run, key
+    assert ours["traces"] == theirs["traces"]
+    assert _cli(capsys, "import", "mlflow", uri, "--to", lw).startswith("nothing to import")

@@ -29,6 +29,7 @@ def client_for(uri: str) -> Any:
         uri = "file://" + os.path.abspath(os.path.expanduser(uri))
     if uri.startswith("file:"):
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")  # "View run at ..." on each end
     return MlflowClient(tracking_uri=uri, registry_uri="")
 
 
