@@ -7,6 +7,7 @@ import hashlib
 import http.client
 import json
 import os
+import socket
 import threading
 import time
 import urllib.request
@@ -16,7 +17,7 @@ import pytest
 
 import logwright as lw
 from logwright import fluent
-from logwright.artifacts import ArtifactUploadError, for_uri
+from logwright.artifacts import ArtifactUploadError, _tar, for_uri
 from logwright.artifacts.http import HttpArtifacts
 from logwright.store import close_stores
 from logwright.testing.server import ServerProcess
@@ -62,12 +63,13 @@ def _digest(path: str) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def _raw(server: ServerProcess, method: str, path: str, body: bytes = b"") -> tuple[int, dict]:
+def _raw(server: ServerProcess, method: str, path: str, body: bytes = b"",
+         headers: dict[str, str] | None = None) -> tuple[int, dict]:
     """One request exactly as written (no client-side path normalisation)."""
     parts = urlsplit(server.url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
-        conn.request(method, path, body=body if method != "GET" else None)
+        conn.request(method, path, body=body if method != "GET" else None, headers=headers or {})
         response = conn.getresponse()
         data = response.read()
     finally:
@@ -193,6 +195,43 @@ def test_paths_that_leave_the_run_are_refused(server, tmp_path):
     assert not list(tmp_path.rglob("escape.txt"))
     with pytest.raises(ValueError, match="escapes"):
         lw.Client().log_text(run.info.run_id, "x", "../escape.txt")
+
+
+def test_a_folder_that_changed_since_it_was_approved_is_not_replaced(server, tmp_path):
+    with lw.start_run() as run:
+        lw.log_text("someone else's", "target/a.txt")
+    new = tmp_path / "MODEL.json"
+    new.write_text("{}")
+    members = [_tar.member("MODEL.json", str(new))]
+    status, answer = _raw(server, "POST", f"/api/v1/artifacts/{run.info.run_id}/target?mode=replace&marker=MODEL.json",
+                          b"".join(_tar.stream(members)), {"X-Logwright-Existing": "absent"})
+    assert (status, answer["type"]) == (409, "ListingChanged")
+    assert _files(server, run.info.run_id) == {"target/a.txt"}
+
+
+def test_an_upload_cut_short_stores_nothing(server):
+    with lw.start_run() as run:
+        lw.log_text("x", "kept.txt")
+    parts = urlsplit(server.url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(f"PUT /api/v1/artifacts/{run.info.run_id}/cut.bin HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                     "Content-Length: 10000000\r\n\r\n".encode() + os.urandom(300_000))
+    repo = lw.Client().artifacts(run.info.run_id)
+    time.sleep(0.5)  # let the server notice the cut connection
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _leftovers(server, run.info.run_id):
+        time.sleep(0.1)
+    assert repo.kind("cut.bin") is None and _files(server, run.info.run_id) == {"kept.txt"}
+    assert not _leftovers(server, run.info.run_id)
+
+
+def _leftovers(server: ServerProcess, run_id: str) -> list[str]:
+    """logwright's hidden temporary names left in a local run folder (none to see on S3)."""
+    repo = _direct(server, run_id)
+    root = getattr(repo, "root", "")
+    if "://" in root or not os.path.isdir(root):
+        return []
+    return [name for _, dirs, files in os.walk(root) for name in dirs + files if name.startswith(".logwright-")]
 
 
 def test_a_read_only_server_refuses_puts_with_403(tmp_path, monkeypatch):
