@@ -1,8 +1,9 @@
 """Artifact repositories: where a run's files live (a local folder or an S3-compatible bucket).
 
 :func:`for_uri` picks the repository of a location: ``s3://bucket/prefix`` is
-:class:`~logwright.artifacts.s3.S3Artifacts` (boto3 is imported only then), anything
-else a local folder (:class:`~logwright.artifacts.local.LocalArtifacts`).
+:class:`~logwright.artifacts.s3.S3Artifacts` (boto3 is imported only then), a tracking
+server's ``http(s)://.../api/v1/artifacts/<run_id>`` is :class:`~logwright.artifacts.http.HttpArtifacts`,
+anything else a local folder (:class:`~logwright.artifacts.local.LocalArtifacts`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def _local(location: str) -> str:
 
 
 def for_uri(location: str) -> ArtifactRepository:
-    """The artifact repository of a run's location (a folder, ``file:``, ``s3://`` or a tracking server's ``http(s)://`` URI).
+    """The artifact repository of a run's location (a folder, ``file:``, ``s3://`` or ``http(s)://`` URI).
 
     Raises:
         ValueError: the scheme is not supported, or an ``s3://`` URI names no bucket.
