@@ -214,3 +214,20 @@ def test_an_import_stopped_half_way_finishes_when_run_again(mlio, mlflow_store, 
         assert ours["runs"][key] == run, key
     assert ours["traces"] == theirs["traces"]
     assert _cli(capsys, "import", "mlflow", uri, "--to", lw).startswith("nothing to import")
+
+
+def test_import_from_mlflow_on_postgresql(mlio, postgres_server, tmp_path, capsys, monkeypatch):
+    """``postgresql://``: MLflow's SQL store on a throwaway PostgreSQL server (psycopg2, MLflow's driver)."""
+    pytest.importorskip("psycopg2", reason="MLflow reads postgresql:// through psycopg2")
+    monkeypatch.chdir(tmp_path)
+    uri = postgres_server.uri(postgres_server.create_database())
+    ids = mlio.fill_mlflow(uri, str(tmp_path))
+    lw = str(tmp_path / "lw")
+    line = _cli(capsys, "import", "mlflow", uri, "--to", lw)
+    assert "6 runs" in line and "2 traces" in line and "1,010 metric points" in line, line
+    theirs, ours = mlio.mlflow_snapshot(uri), mlio.logwright_snapshot(lw)
+    for key, run in theirs["runs"].items():
+        assert ours["runs"][key] == run, key
+    assert ours["traces"] == theirs["traces"]
+    assert get_store(lw).get_run(ids["trial-1-fold-0"]).info.parent_run_id == ids["trial-1"]
+    assert _cli(capsys, "import", "mlflow", uri, "--to", lw).startswith("nothing to import")

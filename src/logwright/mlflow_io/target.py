@@ -134,8 +134,8 @@ class MlflowTarget:
 
     def _skipped(self, run_id: str, what: str, keys: Any) -> None:
         if keys:
-            _logger.warning("logwright: MLflow refuses %s %s of run %s (too long); not exported", what,
-                            ", ".join(sorted(keys)), run_id)
+            _logger.warning("logwright: MLflow refused %s %s of run %s (too long, or a param MLflow already "
+                            "holds with another value); not exported", what, ", ".join(sorted(keys)), run_id)
 
     def _batch(self, run_id: str, what: str, items: list[Any]) -> None:
         """Send params or tags 100 at a time; an item MLflow refuses is skipped with a warning."""
