@@ -27,6 +27,7 @@ from logwright.store.http_transport import ServerUnreachable, Transport
 _lock = threading.Lock()
 _transports: dict[str, Transport] = {}
 _NETWORK = (OSError, http.client.HTTPException)
+_SLOWEST_STORE = 5e6  # bytes/s: how slowly the server may store an upload before the client gives up waiting
 
 
 def payload(data: bytes) -> dict[str, Any]:
@@ -139,6 +140,8 @@ class Requests:
                     cut = exc
                     break
             try:
+                if conn.sock is not None:  # the server may still be storing it (into S3): give it time
+                    conn.sock.settimeout(self.transport.timeout + size / _SLOWEST_STORE)
                 response = conn.getresponse()
                 data = response.read()
             except _NETWORK as exc:
