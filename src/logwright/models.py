@@ -249,6 +249,7 @@ def log_model(
     flavour: str | None = None,
     run_id: str | None = None,
     registered_model_name: str | None = None,
+    client: Any = None,
     **kwargs: Any,
 ) -> ModelInfo:
     """Save ``model`` with its flavour into the run's artifacts under ``name``.
@@ -257,7 +258,9 @@ def log_model(
     versions, signature, input example, requirements). The signature is inferred from
     ``input_example`` (and the flavour's prediction on it) when not given. With
     ``registered_model_name`` the model is also registered as a new version of that
-    registered model (see :func:`logwright.register_model`).
+    registered model (see :func:`logwright.register_model`). With ``client`` (a
+    :class:`logwright.Client`, with ``run_id``) the model goes through that client's store,
+    whatever the process-wide tracking URI is.
 
     The name is checked before anything is touched (:func:`check_model_name`). The
     model is saved into a hidden folder beside its destination and renamed into
@@ -283,7 +286,9 @@ def log_model(
 
     name = check_model_name(name)
     chosen = _pick(model, flavour)
-    client, rid = _run_for_logging(run_id)
+    if client is not None and run_id is None:
+        raise ValueError("log_model(client=...) needs the run_id to log into")
+    client, rid = (client, run_id) if client is not None else _run_for_logging(run_id)
     repo = client.artifacts(rid)
     with repo.staged_dir(name, _is_model_folder, marker=METADATA_FILE) as staging:
         record, signature = _save(chosen, model, staging, rid, name, input_example, signature, kwargs)

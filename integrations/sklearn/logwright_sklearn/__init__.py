@@ -247,30 +247,17 @@ class SklearnIntegration(Integration):
         cfg = self.config
         X, y, weights = self._fit_args(instance, "partial_fit", args, kwargs)
         state = self._partial.get(id(instance))
-        if state is not None and state[0]() is instance and fluent.active_run() is None:
-            return self._partial_resume(wrapped, instance, args, kwargs, state, (X, y, weights))
-        with managed_run(self.name, cfg) as run:
+        mine = state is not None and state[0]() is instance
+        resume = state[2] if mine and fluent.active_run() is None else None  # calls on one model: one run
+        with managed_run(self.name, cfg, run_id=resume) as run:
             client, run_id = run.client, run.info.run_id
-            client.set_tags(run_id, _records.estimator_tags(instance))
-            _records.log_params(client, run_id, _records.flat_params(instance))
+            if resume is None:
+                client.set_tags(run_id, _records.estimator_tags(instance))
+                _records.log_params(client, run_id, _records.flat_params(instance))
             result = wrapped(*args, **kwargs)
-            step = state[3] if state is not None and state[0]() is instance and state[2] == run_id else 0
+            step = state[3] if mine and state[2] == run_id else 0
             self._log_partial(client, run_id, instance, (X, y, weights), step)
             return result
-
-    def _partial_resume(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict, state: tuple,
-                        data: tuple) -> Any:
-        _, client, run_id, step = state
-        client.update_run(run_id, status="RUNNING")
-        status = "FAILED"
-        try:
-            result = wrapped(*args, **kwargs)
-            status = "FINISHED"
-        finally:
-            client.set_terminated(run_id, status)
-        self._log_partial(client, run_id, instance, data, step)
-        client.flush()
-        return result
 
     def _log_partial(self, client: Any, run_id: str, est: Any, data: tuple, step: int) -> None:
         metrics = self._training(est, data, None, "partial_fit").metrics

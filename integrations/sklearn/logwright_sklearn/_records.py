@@ -148,4 +148,4 @@ def log_model(client: Any, run_id: str, model: Any, X: Any, y_pred: Any, cfg: An
     signature = {"inputs": infer_schema(X), "outputs": infer_schema(y_pred)}
     example = example_rows(X) if cfg.get("log_input_examples") else None
     _log_model(model, "model", input_example=example, signature=signature, flavour="sklearn",
-               run_id=run_id, serialization=cfg.get("serialization"))
+               run_id=run_id, client=client, serialization=cfg.get("serialization"))

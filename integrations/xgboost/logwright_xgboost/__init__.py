@@ -114,7 +114,7 @@ class XGBoostIntegration(Integration):
             linear = _records.booster_kind(arguments["params"]) == "gblinear"
             self._log_trained(client, run_id, booster, linear)
             if cfg.get("log_models"):
-                _records.log_model(run_id, booster, _records.dmatrix_signature(booster, dtrain), None)
+                _records.log_model(client, run_id, booster, _records.dmatrix_signature(booster, dtrain), None)
             return booster
 
     def _wrap_cv(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
@@ -156,7 +156,7 @@ class XGBoostIntegration(Integration):
             result = _fit_with_callback(wrapped, instance, callback, args, kwargs)
             self._log_trained(client, run_id, instance.get_booster(), instance.booster == "gblinear")
             if cfg.get("log_models"):
-                self._log_estimator(run_id, instance, X)
+                self._log_estimator(client, run_id, instance, X)
             return result
 
     def _log_trained(self, client: Any, run_id: str, booster: Any, linear: bool) -> None:
@@ -166,14 +166,14 @@ class XGBoostIntegration(Integration):
         if kinds:
             _records.log_importance(client, run_id, booster, kinds, bool(self.config.get("log_plots")), linear)
 
-    def _log_estimator(self, run_id: str, estimator: Any, X: Any) -> None:
+    def _log_estimator(self, client: Any, run_id: str, estimator: Any, X: Any) -> None:
         from logwright.models import infer_signature
         from logwright_xgboost import _records
 
         example = _records.head(X) if hasattr(X, "shape") else None  # arrays, frames, sparse
         signature = None if example is None else infer_signature(example, estimator.predict(example))
         keep = example if self.config.get("log_input_examples") else None
-        _records.log_model(run_id, estimator, signature, keep)
+        _records.log_model(client, run_id, estimator, signature, keep)
 
 
 def _estimator_classes() -> list[str]:

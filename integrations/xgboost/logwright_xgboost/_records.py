@@ -231,9 +231,9 @@ def importance_figure(scores: dict[str, Any], kind: str, top: int = 30) -> Any:
     return fig
 
 
-def log_model(run_id: str, model: Any, signature: dict[str, Any] | None, example: Any) -> None:
-    """Save the model with the ``xgboost`` flavour under ``model``."""
+def log_model(client: Any, run_id: str, model: Any, signature: dict[str, Any] | None, example: Any) -> None:
+    """Save the model with the ``xgboost`` flavour under ``model``, through the run's client."""
     from logwright.models import log_model as core_log_model
 
     core_log_model(model, name="model", signature=signature, input_example=example,
-                   flavour="xgboost", run_id=run_id)
+                   flavour="xgboost", run_id=run_id, client=client)

@@ -13,6 +13,7 @@ import types
 
 from logwright.autolog.integration import AutologConfig, Integration, ModulePatches, Patch
 from logwright.autolog.registry import registry
+from logwright.autolog.runs import RunBinding, add_run_end_hook, end_autolog_run, remove_run_end_hook
 from logwright.autolog.safety import guard, in_logging_call, logging_call, managed_run, report
 
 TYPE_CHECKING = False
@@ -25,12 +26,16 @@ __all__ = [
     "Integration",
     "ModulePatches",
     "Patch",
+    "RunBinding",
+    "add_run_end_hook",
     "autolog",
+    "end_autolog_run",
     "guard",
     "in_logging_call",
     "logging_call",
     "managed_run",
     "registry",
+    "remove_run_end_hook",
     "report",
 ]
 
