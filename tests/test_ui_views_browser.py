@@ -269,3 +269,22 @@ def test_traces_list_previews_controls_and_sessions(page, site):
     page.wait_for_url("**min_tokens=13**")
     assert sorted(page.locator("#traces td.request").all_inner_texts()) == ["And 3+3?", "Capital of France?"]
     _shot(page, "19-11-traces-token-filter")
+
+
+def test_zooming_a_long_series_fetches_the_raw_points(page, site):
+    url, ids, uri = site
+    client = Client(uri)
+    run_id = client.create_run(ids["grid"], run_name="long-curve").info.run_id
+    for step in range(5000):
+        client.log_metric(run_id, "long", (step % 97) / 97, step=step)
+    client.set_terminated(run_id)
+    page.goto(f"{url}/runs/{run_id}")
+    _wait_charts(page, ".metric-chart")
+    assert 0 < page.evaluate("() => document.querySelector('.metric-chart').data[0].x.length") <= 2000
+    page.evaluate("() => Plotly.relayout(document.querySelector('.metric-chart'), {'xaxis.range': [100, 300]})")
+    page.wait_for_function("() => document.querySelector('.metric-chart').data[0].x.length === 201", timeout=20000)
+    xs = page.evaluate("() => Array.from(document.querySelector('.metric-chart').data[0].x)")
+    assert xs[0] == 100 and xs[-1] == 300
+    page.evaluate("() => Plotly.relayout(document.querySelector('.metric-chart'), {'xaxis.autorange': true})")
+    page.wait_for_function("() => document.querySelector('.metric-chart').data[0].x.length < 2001 && "
+                           "document.querySelector('.metric-chart').data[0].x[0] === 0", timeout=20000)

@@ -184,18 +184,27 @@ async function loadChart(chart) {
 }
 
 async function onZoom(chart, ev) {
-  if (opts().x !== "step" || ev["xaxis.range[0]"] === undefined && !ev["xaxis.autorange"]) return;
+  const range = ev["xaxis.range"] || (ev["xaxis.range[0]"] !== undefined ? [ev["xaxis.range[0]"], ev["xaxis.range[1]"]] : null);
+  if (opts().x !== "step" || (!range && !ev["xaxis.autorange"])) return;
   if (ev["xaxis.autorange"]) {
     if (!chart.zoom) return;
     chart.zoom = null; chart.range = null;
     await renderChart(chart);
     return;
   }
-  const range = [ev["xaxis.range[0]"], ev["xaxis.range[1]"]];
   const sampled = chart.runs.some((run) => chart.keys.some((key) => (CH.series.get(sid(run, key)) || {}).downsampled));
   if (!sampled) return;
   const zoom = new Map();
-  for (const key of chart.keys) (await loadKey(chart.runs, key, range)).forEach((s, id) => zoom.set(id, s));
+  for (const key of chart.keys) {
+    const byEpoch = chart.runs.filter((run) => {  // stored by epoch index: a step window does not apply
+      const s = CH.series.get(sid(run, key));
+      return s && kindOf(CH.epochs.get(run), s, key) === "epoch";
+    });
+    byEpoch.forEach((run) => zoom.set(sid(run, key), CH.series.get(sid(run, key))));
+    if (byEpoch.length < chart.runs.length) {
+      (await loadKey(chart.runs, key, range)).forEach((s, id) => { if (!zoom.has(id)) zoom.set(id, s); });
+    }
+  }
   chart.zoom = zoom; chart.range = range;
   await renderChart(chart);
 }
