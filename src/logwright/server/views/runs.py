@@ -17,6 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 
@@ -217,13 +218,6 @@ def data(request: Request) -> dict[str, Any]:
     metric_cols, param_cols = _choose(request, top if result.grouped else result.rows, shown, order)
     context = {r.run_id for r in top if r.run_id not in {m.run_id for m in result.rows}}
     pages = max(1, math.ceil(result.total / size))
-    sortable = ["name", "status", "start_time", "duration"]
-    sortable += [f"metrics.`{k}`" for k in metric_cols] + [f"params.`{k}`" for k in param_cols]
-    explicit = [("m", k) for k in metric_cols] + [("p", k) for k in param_cols]
-    if "m" not in request.query_params and "p" not in request.query_params:
-        explicit = [("cols", "default")] if request.query_params.get("cols") == "default" else []
-    keep = explicit + ([("order", order)] if order else [])
-    coverage = {"metrics": dict(_coverage(shown, "metrics")), "params": dict(_coverage(shown, "params"))}
     return {
         "experiment": {"experiment_id": experiment.experiment_id, "name": experiment.name,
                        "description": experiment.description},
@@ -237,23 +231,37 @@ def data(request: Request) -> dict[str, Any]:
         "param_columns": param_cols,
         "all_metrics": all_metrics,
         "all_params": all_params,
-        "coverage": coverage,
+        "coverage": {"metrics": dict(_coverage(shown, "metrics")), "params": dict(_coverage(shown, "params"))},
         "rows_in_view": len(shown),
         "filter": filter_string,
         "filter_error": error,
         "order": order,
-        "keep": keep,
-        "export": _export_links(exp_id, filter_string, [("m", k) for k in metric_cols]
-                                + [("p", k) for k in param_cols] + ([("order", order)] if order else [])),
+        **_links(request, exp_id, (metric_cols, param_cols), filter_string, order, (page, pages)),
+    }
+
+
+def _links(request: Request, exp_id: str, cols: tuple[list[str], list[str]], filter_string: str, order: str,
+           pages: tuple[int, int]) -> dict[str, Any]:
+    """The page's links and hidden fields: ``keep``, ``export``, ``parquet``, ``sort``, ``prev_url``, ``next_url``."""
+    metric_cols, param_cols = cols
+    page, last = pages
+    shown = [("m", k) for k in metric_cols] + [("p", k) for k in param_cols]
+    explicit = shown
+    if "m" not in request.query_params and "p" not in request.query_params:
+        explicit = [("cols", "default")] if request.query_params.get("cols") == "default" else []
+    ordered = [("order", order)] if order else []
+    sortable = ["name", "status", "start_time", "duration"]
+    sortable += [f"metrics.`{k}`" for k in metric_cols] + [f"params.`{k}`" for k in param_cols]
+    return {
+        "keep": explicit + ordered,
+        "export": _export_links(exp_id, filter_string, shown + ordered),
         "parquet": parquet_available(),
         "sort": _sort_links(request, order, sortable),
         "prev_url": page_url(request, page=str(page - 1)) if page > 1 else None,
-        "next_url": page_url(request, page=str(page + 1)) if page < pages else None,
+        "next_url": page_url(request, page=str(page + 1)) if page < last else None,
     }
 
 
 def _export_links(exp_id: str, filter_string: str, keep: list[tuple[str, str]]) -> dict[str, str]:
-    from urllib.parse import urlencode
-
     query = urlencode(([("filter", filter_string)] if filter_string else []) + keep)
     return {fmt: f"/experiments/{exp_id}/runs.{fmt}?{query}" for fmt in ("csv", "parquet")}
