@@ -35,7 +35,16 @@ import sys
 import threading
 import weakref
 
-from logwright.autolog import AutologConfig, Integration, ModulePatches, Patch, managed_run, report
+from logwright.autolog import (
+    AutologConfig,
+    Integration,
+    ModulePatches,
+    Patch,
+    estimator_tags,
+    log_params,
+    managed_run,
+    report,
+)
 from logwright.lazylog import get_logger
 from logwright_sklearn import _discovery, _records
 from logwright_sklearn._posttrain import Tracker, log_value
@@ -179,8 +188,8 @@ class SklearnIntegration(Integration):
         try:
             with managed_run(self.name, cfg) as run:
                 client, run_id = run.client, run.info.run_id
-                client.set_tags(run_id, _records.estimator_tags(instance))
-                _records.log_params(client, run_id, _records.flat_params(instance))
+                client.set_tags(run_id, estimator_tags(instance))
+                log_params(client, run_id, _records.flat_params(instance))
                 result = wrapped(*args, **kwargs)
                 self._log_fit(run, instance, method, (X, y, weights), result, cfg)
                 return result
@@ -252,8 +261,8 @@ class SklearnIntegration(Integration):
         with managed_run(self.name, cfg, run_id=resume) as run:
             client, run_id = run.client, run.info.run_id
             if resume is None:
-                client.set_tags(run_id, _records.estimator_tags(instance))
-                _records.log_params(client, run_id, _records.flat_params(instance))
+                client.set_tags(run_id, estimator_tags(instance))
+                log_params(client, run_id, _records.flat_params(instance))
             result = wrapped(*args, **kwargs)
             step = state[3] if mine and state[2] == run_id else 0
             self._log_partial(client, run_id, instance, (X, y, weights), step)

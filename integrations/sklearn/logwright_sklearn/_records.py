@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from logwright.exceptions import ParamConflict
+from logwright.autolog import param_text
 from logwright.lazylog import get_logger
-from logwright.validation import MAX_PARAM_VALUE_LENGTH
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -18,16 +17,7 @@ if TYPE_CHECKING:
 
 _logger = get_logger(__name__)
 
-_TRUNCATED = "...[truncated]"
 _SKIP_FRAMES = ("logwright", "wrapt", "sklearn", "joblib", "contextlib")
-
-
-def param_text(value: Any) -> str:
-    """``str(value)`` cut to the param length limit (marked when cut)."""
-    text = value if isinstance(value, str) else str(value)
-    if len(text) > MAX_PARAM_VALUE_LENGTH:
-        text = text[: MAX_PARAM_VALUE_LENGTH - len(_TRUNCATED)] + _TRUNCATED
-    return text
 
 
 def flat_params(estimator: Any) -> dict[str, str]:
@@ -44,24 +34,6 @@ def flat_params(estimator: Any) -> dict[str, str]:
     except TypeError:  # e.g. a class given where an instance belongs: the fit will say so itself
         params = estimator.get_params(deep=False)
     return {str(k): param_text(v) for k, v in params.items()}
-
-
-def log_params(client: Any, run_id: str, params: dict[str, str]) -> None:
-    """Log params; in a user's run that already holds other values, keep theirs and skip ours."""
-    try:
-        client.log_params(run_id, params)
-    except ParamConflict:
-        for key, value in params.items():
-            try:
-                client.log_params(run_id, {key: value})
-            except ParamConflict:
-                _logger.debug("logwright sklearn: param %r already logged with another value", key)
-
-
-def estimator_tags(estimator: Any) -> dict[str, str]:
-    """``estimator_name`` (class name) and ``estimator_class`` (module.qualname)."""
-    cls = type(estimator)
-    return {"estimator_name": cls.__name__, "estimator_class": f"{cls.__module__}.{cls.__qualname__}"}
 
 
 def caller_name(obj: Any) -> str | None:

@@ -18,7 +18,7 @@ import io
 import logging
 from typing import Any
 
-from logwright_sklearn._records import log_params, param_text
+from logwright.autolog import log_params, param_text
 
 _logger = logging.getLogger(__name__)
 

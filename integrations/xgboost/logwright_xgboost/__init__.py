@@ -32,8 +32,15 @@ callback stops training; the user's callbacks keep their order, and a user's
 
 from __future__ import annotations
 
-from logwright.autolog import AutologConfig, Integration, Patch, managed_run
-from logwright.config import global_rank
+from logwright.autolog import (
+    AutologConfig,
+    Integration,
+    Patch,
+    estimator_tags,
+    is_rank_zero,
+    log_params,
+    managed_run,
+)
 from logwright.lazylog import get_logger
 
 TYPE_CHECKING = False
@@ -98,12 +105,12 @@ class XGBoostIntegration(Integration):
         from logwright_xgboost import _records
 
         arguments = _records.bind("train", args, kwargs)
-        if arguments is None or global_rank() != 0:
+        if arguments is None or not is_rank_zero():
             return wrapped(*args, **kwargs)
         cfg, every = self.config, self._check_knobs()
         with managed_run(self.name, cfg) as run:
             client, run_id = run.client, run.info.run_id
-            _records.log_params(client, run_id, _records.call_params("train", arguments))
+            log_params(client, run_id, _records.call_params("train", arguments))
             dtrain = arguments["dtrain"]
             if cfg.get("log_datasets"):
                 _records.log_dmatrices(client, run_id, dtrain, arguments.get("evals"))
@@ -121,12 +128,12 @@ class XGBoostIntegration(Integration):
         from logwright_xgboost import _records
 
         arguments = _records.bind("cv", args, kwargs)
-        if arguments is None or global_rank() != 0:
+        if arguments is None or not is_rank_zero():
             return wrapped(*args, **kwargs)
         every = self._check_knobs()
         with managed_run(self.name, self.config) as run:
             client, run_id = run.client, run.info.run_id
-            _records.log_params(client, run_id, _records.call_params("cv", arguments))
+            log_params(client, run_id, _records.call_params("cv", arguments))
             if self.config.get("log_datasets"):
                 client.log_input(run_id, _records.describe_dmatrix(arguments["dtrain"], "train", "training"))
             callbacks = arguments.get("callbacks")
@@ -137,16 +144,14 @@ class XGBoostIntegration(Integration):
     def _wrap_estimator_fit(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         from logwright_xgboost import _records
 
-        if global_rank() != 0:
+        if not is_rank_zero():
             return wrapped(*args, **kwargs)
         cfg, every = self.config, self._check_knobs()
         X = args[0] if args else kwargs.get("X")
         with managed_run(self.name, cfg) as run:
             client, run_id = run.client, run.info.run_id
-            _records.log_params(client, run_id, _records.estimator_params(instance, kwargs))
-            cls = type(instance)
-            client.set_tags(run_id, {"estimator_name": cls.__name__,
-                                     "estimator_class": f"{cls.__module__}.{cls.__qualname__}"})
+            log_params(client, run_id, _records.estimator_params(instance, kwargs))
+            client.set_tags(run_id, estimator_tags(instance))
             if cfg.get("log_datasets") and X is not None:
                 y = args[1] if len(args) > 1 else kwargs.get("y")
                 _records.log_arrays(client, run_id, X, y, kwargs.get("eval_set"))

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from logwright.entities import Dataset
-from logwright.exceptions import ParamConflict
 
 _logger = logging.getLogger(__name__)
 
@@ -111,19 +110,6 @@ def estimator_params(estimator: Any, fit_kwargs: dict[str, Any]) -> dict[str, An
     if customs:
         out["custom_metric"] = callable_name(customs[0])
     return out
-
-
-def log_params(client: Any, run_id: str, params: dict[str, Any]) -> None:
-    """Log params; in a run that already holds other values (a user's run training several
-    models) the conflicting ones are skipped, since params are write-once."""
-    try:
-        client.log_params(run_id, params)
-    except ParamConflict:
-        for key, value in params.items():
-            try:
-                client.log_param(run_id, key, value)
-            except ParamConflict:
-                _logger.debug("logwright xgboost: param %s already logged with another value", key)
 
 
 def booster_kind(params: Any) -> str:

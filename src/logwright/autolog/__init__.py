@@ -12,6 +12,14 @@ import sys
 import types
 
 from logwright.autolog.integration import AutologConfig, Integration, ModulePatches, Patch
+from logwright.autolog.params import (
+    TRUNCATED,
+    estimator_tags,
+    is_rank_zero,
+    log_params,
+    param_text,
+    rank_zero_only,
+)
 from logwright.autolog.registry import registry
 from logwright.autolog.runs import RunBinding, add_run_end_hook, end_autolog_run, remove_run_end_hook
 from logwright.autolog.safety import guard, in_logging_call, logging_call, managed_run, report
@@ -22,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
 __all__ = [
+    "TRUNCATED",
     "AutologConfig",
     "Integration",
     "ModulePatches",
@@ -30,10 +39,15 @@ __all__ = [
     "add_run_end_hook",
     "autolog",
     "end_autolog_run",
+    "estimator_tags",
     "guard",
     "in_logging_call",
+    "is_rank_zero",
+    "log_params",
     "logging_call",
     "managed_run",
+    "param_text",
+    "rank_zero_only",
     "registry",
     "remove_run_end_hook",
     "report",
