@@ -62,7 +62,7 @@ def test_a_run_logged_through_the_server_is_in_its_store(server):
 def test_traces_go_through_the_server(server):
     @lw.trace(name="answer")
     def answer(question: str) -> str:
-        with lw.start_span("lookup", span_type="RETRIEVER") as span:
+        with lw.start_span("lookup", kind="RETRIEVER") as span:
             span.set_outputs(["doc"])
         return question.upper()
 
@@ -143,7 +143,7 @@ def test_a_read_only_server_refuses_writes_at_the_call(tmp_path, monkeypatch):
     monkeypatch.setenv("LOGWRIGHT_JOURNAL_DIR", str(tmp_path / "journal"))
     store = str(tmp_path / "store")
     local = lw.Client(store)
-    run_id = local.create_run("0", run_name="seeded").info.run_id
+    run_id = local.create_run(None, run_name="seeded").info.run_id
     local.set_terminated(run_id)
     local.flush()
     with ServerProcess(store, args=["--read-only"]) as server:
