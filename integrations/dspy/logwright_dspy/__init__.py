@@ -3,8 +3,9 @@
 ``logwright.autolog()`` adds :class:`~logwright_dspy._callback.LogwrightDSPyCallback`
 to DSPy's global callbacks (DSPy's own extension point), so every top-level module
 call (``__call__``/``acall``) is a trace with a span per module, LM call, adapter
-format/parse and tool. ``dspy.configure(callbacks=...)`` and
-``dspy.context(callbacks=...)`` are wrapped so that replacing the list keeps ours.
+format/parse and tool. ``dspy.configure(callbacks=...)`` is wrapped so that replacing
+the global list keeps ours; a ``dspy.context(callbacks=[...])`` block runs exactly the
+callbacks it names; ``dspy.settings.save()`` leaves ours out of the file.
 
 wrapt patches are used only where DSPy has no hook that can hold a run:
 
@@ -69,10 +70,9 @@ class DSPyIntegration(Integration):
 
         found = [
             Patch("dspy.evaluate.evaluate", "Evaluate.__call__", self._wrap_evaluate_call),
-            Patch("dspy.dsp.utils.settings", "Settings.configure", self._wrap_settings_setter),
-            Patch("dspy.dsp.utils.settings", "Settings.context", self._wrap_settings_setter),
-            Patch("dspy", "configure", self._wrap_settings_setter),
-            Patch("dspy", "context", self._wrap_settings_setter),
+            Patch("dspy.dsp.utils.settings", "Settings.configure", self._wrap_settings_configure),
+            Patch("dspy", "configure", self._wrap_settings_configure),
+            Patch("dspy.dsp.utils.settings", "Settings.save", self._wrap_settings_save),
         ]
         for cls in _subclasses(Teleprompter):
             if "compile" in cls.__dict__ and "<locals>" not in cls.__qualname__:
@@ -106,13 +106,23 @@ class DSPyIntegration(Integration):
 
     # -- wrappers -------------------------------------------------------------------
 
-    def _wrap_settings_setter(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-        """``configure``/``context`` with ``callbacks=[...]``: keep ours in the new list."""
+    def _wrap_settings_configure(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        """``dspy.configure(callbacks=[...])`` replaces the global list: keep ours in it, once."""
         callbacks, ours = kwargs.get("callbacks"), self._callback
         if callbacks is not None and ours is not None and ours.config is not None:
-            if not any(cb is ours for cb in callbacks):
-                kwargs = {**kwargs, "callbacks": [*callbacks, ours]}
+            # other instances are copies (say, from settings saved before this fix): ours replaces them
+            kept = [cb for cb in callbacks if type(cb) is not type(ours)]
+            kwargs = {**kwargs, "callbacks": [*kept, ours]}
         return wrapped(*args, **kwargs)
+
+    def _wrap_settings_save(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        """``dspy.settings.save()`` writes the settings without our callback (loading needs no logwright)."""
+        ours = self._callback
+        callbacks = instance.get("callbacks") or []
+        if ours is None or not any(type(cb) is type(ours) for cb in callbacks):
+            return wrapped(*args, **kwargs)
+        with instance.context(callbacks=[cb for cb in callbacks if type(cb) is not type(ours)]):
+            return wrapped(*args, **kwargs)
 
     def _wrap_evaluate_call(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         """One run per top-level evaluation: score, devset size, per-example table."""

@@ -26,8 +26,7 @@ from dspy.utils.callback import BaseCallback
 from dspy.utils.callback_context import ACTIVE_CALL_ID
 
 from logwright.autolog import guard
-from logwright.tracing import get_current_span, start_detached_span
-from logwright.tracing.context import _current_span, _reset
+from logwright.tracing import get_current_span, reset_current_span, set_current_span, start_detached_span
 from logwright_dspy import _describe
 
 _logger = logging.getLogger(__name__)
@@ -151,12 +150,19 @@ class LogwrightDSPyCallback(BaseCallback):
     def __copy__(self) -> LogwrightDSPyCallback:
         return self
 
+    def __reduce__(self) -> tuple[Any, tuple]:
+        # dspy.settings.save() leaves us out (see the integration); a pickle made some
+        # other way loads as an inert callback, never as a second recorder.
+        return (LogwrightDSPyCallback, ())
+
     def _on(self) -> bool:
         cfg = self.config
         return cfg is not None and cfg.options.get("log_traces", True)
 
-    def _start(self, call_id: str, name: str, kind: str, inputs: Any, attributes: dict | None,
+    def _start(self, call_id: str, name: str, kind: str, inputs: Any, attributes: Any,
                current: bool = False) -> _Span | None:
+        if call_id in calls:  # another LogwrightDSPyCallback records this call already
+            return None
         parent, scope = _parent()
         if parent is _SKIP:
             calls[call_id] = _SKIP
@@ -167,7 +173,7 @@ class LogwrightDSPyCallback(BaseCallback):
         entry = calls[call_id] = _Span(span, defer)
         if current and span.is_recording:
             entry.prev = get_current_span()
-            entry.token = _current_span.set(span)
+            entry.token = set_current_span(span)
         return entry
 
     def _end(self, call_id: str, outputs: Any, exception: BaseException | None) -> _Span | None:
@@ -176,17 +182,18 @@ class LogwrightDSPyCallback(BaseCallback):
             return None
         span = entry.span
         if entry.token is not None:
-            _reset(entry.token, entry.prev)
+            reset_current_span(entry.token, entry.prev)
         if exception is not None:
             span.record_exception(exception)
             span.end(status="ERROR")
             return entry
-        if outputs is not None:
-            span.set_outputs(_describe.payload(outputs))
-        if entry.scope is not None:
+        recorded = _describe.payload(outputs) if outputs is not None else None
+        if entry.scope is not None:  # an evaluated example: ended once its score is known
+            if recorded is not None:
+                span.set_outputs(recorded)
             entry.scope.defer(outputs, span)
         else:
-            span.end()
+            span.end(recorded)
         return entry
 
     # -- modules ------------------------------------------------------------------
@@ -195,9 +202,8 @@ class LogwrightDSPyCallback(BaseCallback):
     def on_module_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         """Start a module's span (and make it current, so ``@trace`` code inside nests)."""
         if self._on():
-            kind = _describe.module_kind(instance)
-            self._start(call_id, type(instance).__name__, kind, _describe.module_inputs(inputs),
-                        _describe.module_attributes(instance), current=True)
+            kind, name, attrs = _describe.module_info(instance)
+            self._start(call_id, name, kind, _describe.module_inputs(inputs), attrs, current=True)
 
     @guard(_NAME)
     def on_module_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None:
@@ -211,11 +217,10 @@ class LogwrightDSPyCallback(BaseCallback):
         """Start a CHAT_MODEL (or LLM) span: messages, model and request parameters."""
         if not self._on():
             return
-        kind = "LLM" if getattr(instance, "model_type", "chat") == "text" else "CHAT_MODEL"
+        kind, attrs = _describe.lm_info(instance, inputs.get("kwargs"))
         messages = inputs.get("messages")
         span_inputs = messages if messages is not None else inputs.get("prompt")
-        entry = self._start(call_id, type(instance).__name__, kind, span_inputs,
-                            _describe.lm_attributes(instance, inputs.get("kwargs")))
+        entry = self._start(call_id, type(instance).__name__, kind, span_inputs, attrs)
         if entry is not None:
             entry.instance, entry.inputs = instance, inputs
 
@@ -234,16 +239,17 @@ class LogwrightDSPyCallback(BaseCallback):
     def on_adapter_format_start(self, call_id: str, instance: Any, inputs: dict[str, Any]) -> None:
         """Start a PARSER span for turning inputs (and demos) into messages."""
         if self._on():
-            demos = inputs.get("demos") or ()
-            self._start(call_id, f"{type(instance).__name__}.format", "PARSER", inputs.get("inputs"),
-                        {"dspy.adapter.demos": len(demos)})
+            entry = self._start(call_id, f"{type(instance).__name__}.format", "PARSER", inputs.get("inputs"), None)
+            if entry is not None:
+                entry.inputs = len(inputs.get("demos") or ())
 
     @guard(_NAME)
     def on_adapter_format_end(self, call_id: str, outputs: Any, exception: BaseException | None = None) -> None:
         """End it; the messages it made are the LM span's inputs, so only their count is kept."""
         entry = calls.get(call_id)
-        if type(entry) is _Span and isinstance(outputs, list):
-            entry.span.set_attribute("dspy.adapter.messages", len(outputs))
+        if type(entry) is _Span:
+            messages = len(outputs) if isinstance(outputs, list) else None
+            entry.span.set_attributes(_describe.adapter_attributes(entry.inputs or 0, messages))
         self._end(call_id, None, exception)
 
     @guard(_NAME)

@@ -1,7 +1,8 @@
 """What is recorded about DSPy objects: span kinds, signatures, LM usage, optimizer settings.
 
 Pure functions over DSPy objects, read by duck typing (attribute names), so they never
-import DSPy and work across its versions.
+import DSPy and work across its versions. What is the same on every call of a module
+or model (kind, class, signature, settings) is worked out once and cached.
 """
 
 from __future__ import annotations
@@ -9,14 +10,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from logwright.tracing import frozen_attributes
+
 _logger = logging.getLogger(__name__)
 
 _SIMPLE = (str, int, float, bool, type(None))
 _AGENTS = frozenset({"ReAct", "CodeAct", "ProgramOfThought", "Avatar", "RLM"})
-_signature_cache: dict[Any, dict[str, Any]] = {}
+_PLAIN = frozenset({dict, list, tuple, str, int, float, bool, type(None)})
+_module_cache: dict[tuple[type, Any, int], tuple[str, str, Any]] = {}  # (class, signature, demos) -> info
+_lm_cache: dict[tuple, tuple[str, Any]] = {}  # (class, model, type, settings, call settings) -> info
+_adapter_cache: dict[tuple[int, int | None], Any] = {}
 _classes: dict[type, tuple[str, str]] = {}  # module class -> (span kind, qualified name)
 _class_attrs: dict[tuple[type, str], bool] = {}  # (class, name) -> a class attribute could answer it
 _HISTORY_LOOKBACK = 32
+_own_dict = object.__getattribute__
 _REQUEST = {"temperature": "temperature", "max_tokens": "max_tokens", "top_p": "top_p", "n": "choice.count"}
 
 
@@ -38,10 +45,10 @@ def _class_info(cls: type) -> tuple[str, str]:
 
 
 def _fields(obj: Any) -> dict[str, Any]:
-    """The instance's own attributes (a DSPy module's attribute misses cost a Python exception)."""
+    """The instance's own attributes, read past ``Module.__getattribute__`` (Python code on every read)."""
     try:
-        found = vars(obj)
-    except TypeError:
+        found = _own_dict(obj, "__dict__")
+    except AttributeError:
         return {}
     return found if type(found) is dict else {}
 
@@ -55,14 +62,27 @@ def module_inputs(inputs: dict[str, Any]) -> Any:
 
 
 def payload(value: Any) -> Any:
-    """A Prediction/Example as its fields; anything else as it is."""
-    to_dict = getattr(value, "toDict", None)
-    if to_dict is not None and callable(to_dict):
-        try:
-            return to_dict()
-        except Exception:  # noqa: BLE001 - fall back to the object (serialized safely later)
-            return value
-    return value
+    """A Prediction/Example as its fields; anything else as it is.
+
+    Fields that are all primitives are the Example's own ``_store`` (what ``toDict``
+    would copy); the span copies them when it records them.
+    """
+    if type(value) in _PLAIN:
+        return value
+    to_dict = getattr(type(value), "toDict", None)
+    if to_dict is None or not callable(to_dict):
+        return value
+    store = _fields(value).get("_store")
+    if type(store) is dict:
+        for item in store.values():
+            if type(item) not in _SIMPLE:
+                break
+        else:
+            return store
+    try:
+        return value.toDict()
+    except Exception:  # noqa: BLE001 - fall back to the object (serialized safely later)
+        return value
 
 
 def _signature(instance: Any) -> Any:
@@ -88,36 +108,79 @@ def _class_has(cls: type, name: str) -> bool:
     return found
 
 
-def module_attributes(instance: Any) -> dict[str, Any]:
-    """The module's class and signature (instructions, input and output field names).
+def module_info(instance: Any) -> tuple[str, str, Any]:
+    """(span kind, span name, attributes) of a module call, worked out once per class, signature and demo count.
 
-    Per class and per signature the attributes are worked out once: a signature's
-    ``input_fields`` is rebuilt by DSPy on every read.
+    The attributes are the module's class and signature (instructions, input and
+    output field names) and its number of demos, as :func:`~logwright.tracing.frozen_attributes`
+    that every span of that module shares (a signature's ``input_fields`` is rebuilt by
+    DSPy on every read, so reading it once matters).
     """
+    cls = type(instance)
+    sig = _signature(instance)
+    demos = _fields(instance).get("demos")
+    key = (cls, sig, len(demos) if demos else 0)
+    try:
+        found = _module_cache.get(key)
+    except TypeError:  # an unhashable signature object
+        key, found = None, None
+    if found is None:
+        kind = _class_info(cls)[0]
+        found = (kind, cls.__name__, frozen_attributes(module_attributes(instance)))
+        if key is not None:
+            if len(_module_cache) > 4096:
+                _module_cache.clear()
+            _module_cache[key] = found
+    return found
+
+
+def module_attributes(instance: Any) -> dict[str, Any]:
+    """The module's class and signature (instructions, input and output field names), and its demo count."""
     attrs: dict[str, Any] = {"dspy.module": _class_info(type(instance))[1]}
     sig = _signature(instance)
-    if sig is None:
-        return attrs
-    try:
-        cached = _signature_cache.get(sig)
-    except TypeError:  # an unhashable signature object
-        return attrs
-    if cached is None:
-        if not hasattr(sig, "input_fields"):
-            return attrs
-        if len(_signature_cache) > 4096:
-            _signature_cache.clear()
-        cached = _signature_cache[sig] = {
-            "dspy.signature": str(getattr(sig, "signature", "")),
-            "dspy.signature.instructions": str(getattr(sig, "instructions", "") or ""),
-            "dspy.signature.input_fields": list(sig.input_fields),
-            "dspy.signature.output_fields": list(sig.output_fields),
-        }
-    attrs.update(cached)
+    if sig is not None and hasattr(sig, "input_fields"):
+        attrs["dspy.signature"] = str(getattr(sig, "signature", ""))
+        attrs["dspy.signature.instructions"] = str(getattr(sig, "instructions", "") or "")
+        attrs["dspy.signature.input_fields"] = list(sig.input_fields)
+        attrs["dspy.signature.output_fields"] = list(sig.output_fields)
     demos = _fields(instance).get("demos")
     if demos:
         attrs["dspy.demos"] = len(demos)
     return attrs
+
+
+def lm_info(instance: Any, call_kwargs: dict[str, Any] | None) -> tuple[str, Any]:
+    """(span kind, attributes) of an LM call, worked out once per model and request parameters."""
+    kwargs = getattr(instance, "kwargs", None)
+    try:
+        key = (type(instance), getattr(instance, "model", None), getattr(instance, "model_type", None),
+               tuple(kwargs.items()) if type(kwargs) is dict else None,
+               tuple(call_kwargs.items()) if call_kwargs else None)
+        found = _lm_cache.get(key)
+    except TypeError:  # a parameter value that cannot be hashed (a list of stop words)
+        key, found = None, None
+    if found is None:
+        kind = "LLM" if getattr(instance, "model_type", "chat") == "text" else "CHAT_MODEL"
+        found = (kind, frozen_attributes(lm_attributes(instance, call_kwargs)))
+        if key is not None:
+            if len(_lm_cache) > 4096:
+                _lm_cache.clear()
+            _lm_cache[key] = found
+    return found
+
+
+def adapter_attributes(demos: int, messages: int | None) -> Any:
+    """The attributes of an adapter ``format`` span: demos in, messages out (shared per pair of counts)."""
+    key = (demos, messages)
+    found = _adapter_cache.get(key)
+    if found is None:
+        attrs: dict[str, Any] = {"dspy.adapter.demos": demos}
+        if messages is not None:
+            attrs["dspy.adapter.messages"] = messages
+        found = frozen_attributes(attrs)
+        if len(_adapter_cache) < 1024:
+            _adapter_cache[key] = found
+    return found
 
 
 def lm_attributes(instance: Any, call_kwargs: dict[str, Any] | None) -> dict[str, Any]:

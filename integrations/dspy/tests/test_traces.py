@@ -152,12 +152,10 @@ def test_configure_callbacks_keeps_ours(traces):
     try:
         dspy.configure(callbacks=[Mine()], lm=DummyLM([{"answer": "a"}] * 5))
         dspy.Predict("question -> answer")(question="q")
-        with dspy.context(callbacks=[Mine()]):
-            dspy.Predict("question -> answer")(question="q")
     finally:
         dspy.settings.configure(callbacks=old, lm=old_lm)
-    assert Mine.seen == 2
-    assert len(traces.all()) == 2
+    assert Mine.seen == 1
+    assert len(traces.all()) == 1
 
 
 def test_disable_removes_the_callback(traces):

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import logging
 
+from logwright.tracing.attributes import FrozenAttributes, frozen_attributes
 from logwright.tracing.context import (
     SETTINGS,
     ContextExecutor,
     copy_context,
     get_current_span,
+    reset_current_span,
+    set_current_span,
     use_span,
 )
 from logwright.tracing.decorator import trace
@@ -42,18 +45,22 @@ _listeners.append(on_trace)
 
 __all__ = [
     "ContextExecutor",
+    "FrozenAttributes",
     "LiveSpan",
     "configure",
     "copy_context",
     "disable",
     "enable",
     "flush_spans",
+    "frozen_attributes",
     "get_current_span",
     "get_last_trace",
     "get_trace",
     "query_traces",
     "read_trace",
+    "reset_current_span",
     "search_traces",
+    "set_current_span",
     "start_detached_span",
     "start_span",
     "trace",

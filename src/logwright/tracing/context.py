@@ -93,12 +93,37 @@ def use_span(span: LiveSpan) -> Iterator[LiveSpan]:
         _reset(token, None)
 
 
-def _reset(token: contextvars.Token, fallback: LiveSpan | None) -> None:
-    """Restore the previous current span; falls back when the token is from another context."""
+def set_current_span(span: LiveSpan | None) -> contextvars.Token:
+    """Make ``span`` the current span of this thread or asyncio task until told otherwise.
+
+    For callback integrations whose start and end arrive in separate calls (so
+    :func:`use_span`'s block does not fit): call it in the start callback, and
+    :func:`reset_current_span` with the token in the end callback.
+
+    Args:
+        span: a live span (detached or not), or None for "no current span".
+
+    Returns:
+        The token that :func:`reset_current_span` takes to restore what was current.
+    """
+    return _current_span.set(span)
+
+
+def reset_current_span(token: contextvars.Token, fallback: LiveSpan | None = None) -> None:
+    """Restore the span that was current before :func:`set_current_span` returned ``token``.
+
+    Args:
+        token: what :func:`set_current_span` returned.
+        fallback: the span made current instead when the token belongs to another
+            context (a callback that ends in another task or thread than it started).
+    """
     try:
         _current_span.reset(token)
     except ValueError:  # entered in one context, left in another (a moved coroutine)
         _current_span.set(fallback)
+
+
+_reset = reset_current_span  # the name the tracing modules use
 
 
 def copy_context(fn: Callable[..., _T]) -> Callable[..., _T]:

@@ -135,7 +135,8 @@ def span_json(span: Any, limit: int, root: bool = False) -> tuple[str, tuple[int
     attrs = span._attributes or None
     if attrs is not None and SPAN_KIND in attrs:
         attrs = {k: v for k, v in attrs.items() if k != SPAN_KIND}
-    tokens = span_tokens(attrs) if attrs else _NO_TOKENS
+    tokens = span_tokens(attrs) if attrs and (INPUT_TOKENS in attrs or OUTPUT_TOKENS in attrs
+                                              or TOTAL_TOKENS in attrs) else _NO_TOKENS
     events = span._events or None
     raw = type(inputs) is Dumped or type(outputs) is Dumped
     try:  # the common case in one C call; a span within the cap has every field within it

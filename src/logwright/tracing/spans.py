@@ -24,9 +24,10 @@ import traceback
 from typing import Any
 
 from logwright import fluent
+from logwright.tracing.attributes import FrozenAttributes, attribute_value
 from logwright.tracing.context import SETTINGS, _current_span, _reset, report
 from logwright.tracing.records import TraceRecord, caller_ns, fallback_record, late_span, trace_record
-from logwright.tracing.serialize import freeze, safe_str, span_name, to_jsonable
+from logwright.tracing.serialize import _FAST, freeze, safe_str, span_name, to_jsonable, use_fast_encoder
 
 _logger = logging.getLogger(__name__)
 
@@ -183,10 +184,10 @@ class LiveSpan:
         """Set one attribute (OpenTelemetry GenAI names such as ``gen_ai.request.model``)."""
         try:
             attrs = self._attributes
-            if attrs is None:
-                attrs = self._attributes = {}
+            if attrs is None or type(attrs) is FrozenAttributes:  # shared: change a copy
+                attrs = self._attributes = {} if attrs is None else dict(attrs)
             attrs[key if type(key) is str else safe_str(key)] = \
-                value if type(value) in _ATOMS else _attribute_value(value, self._trace.limit)
+                value if type(value) in _ATOMS else attribute_value(value, self._trace.limit)
         except Exception as exc:  # noqa: BLE001
             report(exc, "LiveSpan.set_attribute")
 
@@ -194,12 +195,16 @@ class LiveSpan:
         """Set several attributes."""
         try:
             mine = self._attributes
-            if mine is None:
-                mine = self._attributes = {}
+            if mine is None and type(attrs) is FrozenAttributes:
+                self._attributes = attrs  # converted already: shared until a span changes it
+                return
+            if mine is None or type(mine) is FrozenAttributes:
+                mine = self._attributes = {} if mine is None else dict(mine)
             limit = self._trace.limit
             for key, value in dict(attrs or {}).items():
                 mine[key if type(key) is str else safe_str(key)] = \
-                    value if type(value) in _ATOMS else _attribute_value(value, limit)
+                    value if type(value) in _ATOMS or type(attrs) is FrozenAttributes \
+                    else attribute_value(value, limit)
         except Exception as exc:  # noqa: BLE001
             report(exc, "LiveSpan.set_attributes")
 
@@ -312,51 +317,6 @@ class _NonRecordingSpan(LiveSpan):
 NON_RECORDING = _NonRecordingSpan()
 
 
-_NOT_PLAIN = object()
-
-
-def _attribute_value(value: Any, limit: int) -> Any:
-    """A non-primitive attribute value as JSON-ready data.
-
-    Lists, tuples and string-keyed dicts of primitives, nested up to three levels
-    (request parameters, signatures, tool schemas), are only copied; anything else
-    takes :func:`~logwright.tracing.serialize.to_jsonable`.
-    """
-    found = _plain_copy(value, 3)
-    return to_jsonable(value, limit) if found is _NOT_PLAIN else found
-
-
-def _plain_copy(value: Any, depth: int) -> Any:
-    kind = type(value)
-    if kind in _ATOMS:
-        return value
-    if depth == 0:
-        return _NOT_PLAIN
-    if kind is list or kind is tuple:
-        if len(value) > 256:
-            return _NOT_PLAIN
-        out = []
-        for item in value:
-            item = item if type(item) in _ATOMS else _plain_copy(item, depth - 1)
-            if item is _NOT_PLAIN:
-                return _NOT_PLAIN
-            out.append(item)
-        return out
-    if kind is dict:
-        if len(value) > 256:
-            return _NOT_PLAIN
-        copy = {}
-        for key, item in value.items():
-            if type(key) is not str:
-                return _NOT_PLAIN
-            item = item if type(item) in _ATOMS else _plain_copy(item, depth - 1)
-            if item is _NOT_PLAIN:
-                return _NOT_PLAIN
-            copy[key] = item
-        return copy
-    return _NOT_PLAIN
-
-
 def _message(exc: BaseException) -> str:
     try:
         return str(exc)
@@ -368,6 +328,8 @@ def _new_trace(run_id: str | None) -> _TraceState | None:
     """A new trace, or None when tracing is disabled or the sampler drops it."""
     if not _exit_hook["registered"]:
         _register_exit()
+    if _FAST[0] is None:
+        use_fast_encoder()
     ratio = SETTINGS.sample_ratio
     if ratio < 1.0 and random.random() >= ratio:
         return None
