@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 
 import pytest
 
@@ -125,10 +124,12 @@ def test_artifacts_text_dict_figure(store_uri, tmp_path):
         lw.log_dict({"x": [1, 2], "nan": float("nan")}, "config.json")
         lw.log_figure(fig, "plots/line.png")
     plt.close(fig)
-    root = lw.get_run(run.info.run_id).info.artifact_uri
-    assert open(os.path.join(root, "notes/readme.txt")).read() == "hi"
-    assert json.load(open(os.path.join(root, "config.json")))["x"] == [1, 2]
-    assert open(os.path.join(root, "plots/line.png"), "rb").read(4) == b"\x89PNG"
+    from logwright.artifacts import for_uri
+
+    repo = for_uri(lw.get_run(run.info.run_id).info.artifact_uri)  # a folder, or the server's files
+    assert repo.open("notes/readme.txt").read() == b"hi"
+    assert json.load(repo.open("config.json"))["x"] == [1, 2]
+    assert repo.open("plots/line.png").read(4) == b"\x89PNG"
     names = [f.path for f in lw.list_artifacts(run.info.run_id) if f.path != "context"]
     assert names == ["notes", "plots", "tables", "config.json", "data.csv"]
 

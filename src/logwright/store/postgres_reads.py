@@ -132,6 +132,8 @@ class ReadsMixin:
         runs = [] if "\x00" in str(run_id) else self._runs_by_ids([run_id])
         if not runs:
             raise RunNotFound(run_id)
+        if runs[0].info.status == "RUNNING" and run_id in self.reap_dead_runs(force=True):
+            runs = self._runs_by_ids([run_id])  # its process is gone: it reads KILLED at once
         return runs[0]
 
     @reading
