@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import subprocess
@@ -44,15 +45,26 @@ def test_tour_runs_every_example_into_the_default_store(tmp_path):
         fluent._reset_for_tests()
 
 
-# Each example, the framework it needs, and what it reloads (None: prints traces, reloads nothing).
-EXAMPLES = {
-    "sklearn_quickstart.py": ("sklearn", "run"),
-    "xgboost_quickstart.py": ("xgboost", "run"),
-    "torch_loop.py": ("torch", "run"),
-    "lightning_quickstart.py": ("lightning", "run"),
-    "dspy_program.py": ("dspy", "run"),
-    "langchain_rag.py": ("langchain_core", "trace"),
-}
+def _examples() -> dict[str, tuple[str, str]]:
+    """Each integration's ``examples/<fw>_*.py``: the framework module it needs, and what it
+    prints: ``run`` (it reloads a model, ``runs:/<id>/model``) or ``trace`` (it prints traces)."""
+    import importlib.util
+
+    from logwright.autolog import registry
+
+    spec = importlib.util.spec_from_file_location("_logwright_hatch_build", os.path.join(ROOT, "hatch_build.py"))
+    hatch_build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hatch_build)
+    found = {}
+    for name in (folder.split("/")[-1] for folder, _ in hatch_build.integration_packages(ROOT)):
+        module = registry.discover()[name].module
+        for path in sorted(glob.glob(os.path.join(ROOT, "examples", f"{name}_*.py"))):
+            text = open(path, encoding="utf-8").read()
+            found[os.path.basename(path)] = (module, "run" if "runs:/" in text else "trace")
+    return found
+
+
+EXAMPLES = _examples()
 
 
 def _run_example(path: str, cwd: str) -> str:
