@@ -145,17 +145,23 @@ class LightningIntegration(Integration):
 
     def _wrap_trainer_call(self, method: str, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         """Run the Trainer call inside a run, with our logger and callback attached."""
-        from logwright import fluent
+        from logwright import distributed, fluent
         from logwright_lightning._run_logger import LoggerMixin
 
         ours = next((lg for lg in instance.loggers if isinstance(lg, LoggerMixin)), None)
+        if not distributed.is_rank_zero():  # torchrun's other ranks: rank zero's run, found at setup
+            self._attach(instance, ours, None)
+            return wrapped(*args, **kwargs)
         run_id = ours._binding.run_id if ours is not None else None
         run_id = run_id or _checkpoint_run_id(instance, method, args, kwargs)
         if method == "predict" and run_id is None and fluent.active_run() is None:
             return wrapped(*args, **kwargs)
         if run_id is not None and not _run_exists(run_id):
             run_id = None
-        with managed_run(self.name, self.config, run_id=run_id) as run:
+        per_rank = getattr(instance, "world_size", 1) > 1  # system metrics: the callback's, per rank
+        with managed_run(self.name, _PerRank(self.config) if per_rank else self.config, run_id=run_id) as run:
+            if distributed.world_size() > 1:  # a launcher started this process as rank zero
+                distributed.lead(run, system_metrics=False)
             callback = self._attach(instance, ours, run)
             try:
                 result = wrapped(*args, **kwargs)
@@ -176,7 +182,7 @@ class LightningIntegration(Integration):
         if ours is None:
             ours = classes.LogwrightLogger(log_every_n_steps=cfg.get("log_every_n_steps"))
             trainer.loggers = [*trainer.loggers, ours]
-        if ours._binding.run_id is None or ours._binding.run_id == run.info.run_id:
+        if run is not None and (ours._binding.run_id is None or ours._binding.run_id == run.info.run_id):
             ours._binding.bind(run.info.run_id, run.client.tracking_uri)
         callback = next((cb for cb in trainer.callbacks if isinstance(cb, CallbackMixin)), None)
         if callback is None:
@@ -184,9 +190,21 @@ class LightningIntegration(Integration):
                 log_models=cfg.get("log_models", True), log_checkpoints=cfg.get("log_checkpoints", "best"),
                 log_model_summary=cfg.get("log_model_summary", True),
                 log_every_n_steps=cfg.get("log_every_n_steps"),
+                log_system_metrics=True if cfg.get("log_system_metrics") else None,
             )
             trainer.callbacks.append(callback)
         return callback
+
+
+class _PerRank:
+    """The autolog config with ``log_system_metrics`` off: in a multi-process fit each rank's
+    ``LogwrightCallback`` samples its own (``system/rank_<r>/...``) instead of the run's owner."""
+
+    def __init__(self, cfg: Any) -> None:
+        self.cfg = cfg
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return False if name == "log_system_metrics" else self.cfg.get(name, default)
 
 
 def _run_exists(run_id: str) -> bool:

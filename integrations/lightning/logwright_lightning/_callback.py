@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
-from logwright import fluent
+from logwright import distributed, fluent
 from logwright.autolog import guard, logging_call
 from logwright.store import resolve
 from logwright_lightning import _describe
@@ -48,7 +48,8 @@ class CallbackMixin:
     _logger_class: Any = None  # that namespace's LogwrightLogger
 
     def __init__(self, log_models: bool = True, log_checkpoints: str | bool = "best",
-                 log_model_summary: bool = True, log_every_n_steps: int | None = None) -> None:
+                 log_model_summary: bool = True, log_every_n_steps: int | None = None,
+                 log_system_metrics: bool | None = None) -> None:
         super().__init__()
         if log_checkpoints not in _CHECKPOINT_MODES:
             raise ValueError(f"log_checkpoints must be one of {_CHECKPOINT_MODES}, not {log_checkpoints!r}")
@@ -56,14 +57,16 @@ class CallbackMixin:
         self.log_checkpoints = log_checkpoints
         self.log_model_summary = log_model_summary
         self.log_every_n_steps = log_every_n_steps
+        self.log_system_metrics = log_system_metrics
         self.interrupted = False
+        self._rank_part: Any = None  # this rank's system metrics sampler, or (rank > 0) its Follower
         self._lr: list[tuple[str, Any, int]] = []
         self._lr_step = -1
         self._quiet: Any = None
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.update(_lr=[], _quiet=None)  # optimizers and context tokens stay in this process
+        state.update(_lr=[], _quiet=None, _rank_part=None)  # optimizers, context tokens, threads stay here
         return state
 
     # -- helpers ---------------------------------------------------------------------
@@ -95,6 +98,35 @@ class CallbackMixin:
         if self._run_logger(trainer) is None and self._logger_class is not None:
             trainer.loggers = [*trainer.loggers, self._logger_class()]
         self.interrupted = False
+        if trainer.world_size > 1:
+            self._join_job(trainer)
+
+    def _join_job(self, trainer: Any) -> None:
+        """Multi-process fit: rank zero publishes the run; every rank samples its system metrics."""
+        target = self._run_logger(trainer)
+        if target is None or self._rank_part is not None:
+            return
+        binding = target._binding
+        if trainer.is_global_zero:
+            run_id = binding.ensure()
+            distributed.publish(run_id)
+            binding.client.set_tags(run_id, {"logwright.distributed.world_size": str(trainer.world_size)})
+            if distributed.system_metrics_on(self.log_system_metrics):
+                self._rank_part = distributed.RankSystemMetrics(binding.client, run_id, 0, trainer.local_rank).start()
+        else:
+            self._rank_part = distributed.follow(trainer.global_rank, binding.run_id, binding.tracking_uri,
+                                                 self.log_system_metrics, trainer.local_rank)
+
+    def _leave_job(self, trainer: Any, error: BaseException | None = None) -> None:
+        """Stop this rank's sampling; a non-zero rank's failure ends the job's run FAILED."""
+        part, self._rank_part = self._rank_part, None
+        if isinstance(part, distributed.Follower):
+            if error is not None and not isinstance(error, KeyboardInterrupt):
+                part.fail(error)
+            part.close()
+        elif part is not None:
+            part.stop()
+            part.client.flush()
 
     @guard("lightning")
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
@@ -218,16 +250,34 @@ class CallbackMixin:
         """Note a Ctrl-C (Lightning turns it into SystemExit) and make what was logged durable."""
         self._exit_quiet()
         self.interrupted = isinstance(exception, KeyboardInterrupt)
+        self._leave_job(trainer, exception)
         target = self._run_logger(trainer)
         if target is not None:
             target._binding.interrupted = self.interrupted
             if trainer.is_global_zero and target._binding.run_id is not None:
+                _note_spawned_failure(trainer, target._binding, exception)
                 target._binding.client.flush()
 
     @guard("lightning")
     def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        """Leave the logging-call mark set in ``on_fit_start``."""
+        """Leave the logging-call mark set in ``on_fit_start``; stop this rank's system metrics."""
         self._exit_quiet()
+        self._leave_job(trainer)
+
+
+def _note_spawned_failure(trainer: Any, binding: Any, exception: BaseException) -> None:
+    """``ddp_spawn``: tag the run with the rank whose worker raised (Lightning calls no hook there).
+
+    torch's ``ProcessRaisedException`` carries the worker's index and traceback; its last
+    line is the error.
+    """
+    index = getattr(exception, "error_index", None)
+    if trainer.world_size <= 1 or not isinstance(index, int):
+        return
+    lines = [line for line in str(getattr(exception, "msg", exception)).splitlines() if line.strip()]
+    rank = trainer.node_rank * trainer.num_devices + index
+    error = lines[-1].strip() if lines else type(exception).__name__
+    binding.client.set_tags(binding.run_id, {f"logwright.rank_{rank}.error": error[:8000]})
 
 
 def fluent_log_model(model: Any, example: Any, run_id: str) -> None:
@@ -256,6 +306,8 @@ CALLBACK_DOC = """A Lightning Callback logging what a Logger cannot see into the
             file the ModelCheckpoints keep at the end of fit) or no checkpoint files (False).
         log_model_summary: log the layer table and the parameter counts.
         log_every_n_steps: learning-rate cadence (default: the Trainer's ``log_every_n_steps``).
+        log_system_metrics: in a multi-process fit, each rank samples its system metrics into
+            the run as ``system/rank_<r>/...`` (None: ``LOGWRIGHT_LOG_SYSTEM_METRICS``).
 
     Without a LogwrightLogger in the Trainer, the callback adds one at setup.
     """

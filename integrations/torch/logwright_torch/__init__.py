@@ -32,7 +32,6 @@ import contextlib
 from collections.abc import Iterator
 
 from logwright.autolog import AutologConfig, Integration, Patch
-from logwright.config import global_rank
 from logwright.lazylog import get_logger
 from logwright_torch._steps import StepLogger
 from logwright_torch._tensorboard import TensorBoardBridge
@@ -80,8 +79,7 @@ class TorchIntegration(Integration):
 
         self.steps.config = config
         self.steps.read_knobs()
-        if global_rank() != 0:  # only global rank zero writes in distributed runs
-            return
+        self.steps.follow_if_other_rank()  # torchrun: a non-zero rank is known before any step
         self._hook = register_optimizer_step_post_hook(self.steps.on_step)
         if self.steps.before_run_end not in fluent._before_end:
             fluent._before_end.append(self.steps.before_run_end)
@@ -96,6 +94,7 @@ class TorchIntegration(Integration):
             self._hook = None
         self.tensorboard.disable()
         self.steps.unbind()
+        self.steps.stop_following()
         if self.steps.before_run_end in fluent._before_end:
             fluent._before_end.remove(self.steps.before_run_end)
 
@@ -122,6 +121,10 @@ def loop(name: str | None = None, model: Any = None, input_example: Any = None,
     (and ``log_models`` is on), the model is saved as the run's ``model`` artifact with
     the ``pytorch`` flavour. The run ends with the block (FAILED if it raised).
 
+    In a distributed job only global rank zero starts the run; on the other ranks the
+    block yields None and logs nothing but their system metrics, and an exception
+    escaping it ends the job's run FAILED (see :mod:`logwright.distributed`).
+
     Args:
         name: the run's name.
         model: the ``nn.Module`` to save at the end.
@@ -129,25 +132,60 @@ def loop(name: str | None = None, model: Any = None, input_example: Any = None,
         tags: extra tags for the run.
 
     Yields:
-        The :class:`~logwright.fluent.ActiveRun`.
+        The :class:`~logwright.fluent.ActiveRun` (None on a non-zero rank).
     """
-    from logwright import fluent
+    from logwright import distributed, fluent
 
     integration = _enabled()
+    if not distributed.is_rank_zero():
+        with _other_rank(integration):
+            yield None
+        return
     active = fluent.active_run()
     if integration is not None and active is not None and active is integration.steps.run \
             and active.owned_by_autolog:
         fluent._end(active, "FINISHED")
         active = fluent.active_run()
     all_tags = {"logwright.autolog": TorchIntegration.name, **(tags or {})}
-    run = fluent.start_run(run_name=name, nested=active is not None, tags=all_tags)
-    if integration is not None:
-        integration.steps.unbind()
+    job = distributed.world_size() > 1
+    steps = integration.steps if integration is not None else None
+    options = steps.run_options() if steps is not None else {"log_system_metrics": False} if job else {}
+    run = fluent.start_run(run_name=name, nested=active is not None, tags=all_tags, **options)
+    if steps is not None:
+        steps.unbind()
+        steps.lead(run)
+    elif job:
+        distributed.lead(run)
     with run:
         yield run
         log_models = integration.config.get("log_models") if integration is not None else True
         if model is not None and log_models:
             _log_model(run, model, input_example)
+
+
+@contextlib.contextmanager
+def _other_rank(integration: TorchIntegration | None) -> Iterator[None]:
+    """A ``loop()`` block on a non-zero rank: follow rank zero's run; a failure fails it."""
+    from logwright import distributed
+
+    follower = integration.steps.follow() if integration is not None else distributed.follow()
+    try:
+        yield
+    except Exception as exc:
+        _report_failure(follower, exc)
+        raise
+    finally:
+        if integration is None:
+            follower.close()
+
+
+def _report_failure(follower: Any, exc: BaseException) -> None:
+    from logwright.autolog import report
+
+    try:
+        follower.fail(exc)
+    except Exception as error:  # noqa: BLE001 - the user's exception is the one that must surface
+        report(TorchIntegration.name, error)
 
 
 def _log_model(run: Any, model: Any, input_example: Any) -> None:

@@ -14,6 +14,7 @@ import weakref
 from collections import deque
 from time import perf_counter
 
+from logwright import distributed
 from logwright.autolog import guard, report
 from logwright.autolog.safety import _inside
 from logwright.lazylog import get_logger
@@ -101,6 +102,10 @@ class StepLogger:
     (or with ``exclusive=True``) a run is started that stays open until ``end_run()``,
     the end of a ``loop()`` block or interpreter exit. When a run ends, what is buffered
     is flushed into it first and the next step binds to whatever run is active then.
+
+    Distributed training: on global rank zero the run becomes the job's run
+    (:func:`logwright.distributed.lead`); any other rank logs no step and starts no run,
+    it follows rank zero's (:attr:`follower`: its system metrics and its failure).
     """
 
     def __init__(self, config: Any) -> None:
@@ -113,6 +118,8 @@ class StepLogger:
         self._last_flush = perf_counter()
         self._lock = threading.RLock()
         self._announced = False
+        self.other_rank = False  # a non-zero rank of a distributed job: steps are not logged
+        self.follower: distributed.Follower | None = None
 
     # -- the per-step path ---------------------------------------------------------------
 
@@ -121,6 +128,8 @@ class StepLogger:
 
         Called from the ``Tensor.backward`` patch, whose safety layer reports any error.
         """
+        if self.other_rank:
+            return
         if loss.dim() == 0:
             self.pending.append(loss.detach())
         elif loss.numel() == 1:
@@ -128,7 +137,7 @@ class StepLogger:
 
     def on_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         """Global optimizer step post-hook: buffer this step's values (no device sync)."""
-        if _inside.get() is not None:  # inside an autologged call (Lightning's fit): it logs itself
+        if _inside.get() is not None or self.other_rank:  # Lightning's fit logs itself; rank zero logs
             return
         try:
             self._record(optimizer)
@@ -141,6 +150,8 @@ class StepLogger:
         run = self.run
         if entry is None or entry.ref() is not optimizer or run is None or run.ended:
             entry = self._first_step(optimizer)
+            if entry is None:
+                return
         step, last = entry.steps, entry.last
         entry.steps, entry.last = step + 1, now
         pending = self.pending
@@ -163,9 +174,11 @@ class StepLogger:
 
     # -- run binding ---------------------------------------------------------------------
 
-    def _first_step(self, optimizer: Any) -> _OptimizerState:
+    def _first_step(self, optimizer: Any) -> _OptimizerState | None:
         with self._lock:
             run = self.current_run()
+            if run is None:
+                return None
             self.read_knobs()
             state = self._states.get(id(optimizer))
             if state is None or state.ref() is not optimizer:
@@ -183,7 +196,10 @@ class StepLogger:
         self._every, self._norm_every = every, norm_every
 
     def current_run(self) -> Any:
-        """The run this loop logs into: bound at first use (see class docstring)."""
+        """The run this loop logs into: bound at first use (see class docstring).
+
+        None on a non-zero rank of a distributed job, which starts following rank zero's run.
+        """
         from logwright import fluent
 
         with self._lock:
@@ -191,14 +207,20 @@ class StepLogger:
             if run is not None and not run.ended:
                 return run
             self._states = {}
+            if not distributed.is_rank_zero():
+                self.other_rank = True
+                self.follow()
+                return None
             active = fluent.active_run()
             if active is not None and not self.config.get("exclusive"):
                 self.run = active
+                self.lead(active)
                 return active
             tags = {"logwright.autolog": _NAME, **(self.config.get("extra_tags") or {})}
-            run = fluent.start_run(tags=tags, nested=active is not None)
+            run = fluent.start_run(tags=tags, nested=active is not None, **self.run_options())
             run.owned_by_autolog = True
             self.run = run
+            self.lead(run)
             if not self._announced and not self.config.get("silent"):
                 self._announced = True
                 _logger.warning(
@@ -207,6 +229,44 @@ class StepLogger:
                     run.info.run_id, run.info.run_name,
                 )
             return run
+
+    # -- distributed training ----------------------------------------------------------
+
+    def system_metrics(self) -> bool | None:
+        """The ``log_system_metrics`` option (None: ``LOGWRIGHT_LOG_SYSTEM_METRICS`` decides)."""
+        return True if self.config.get("log_system_metrics") else None
+
+    def run_options(self) -> dict[str, Any]:
+        """``start_run`` options: in a distributed job rank zero samples as ``system/rank_0/...`` instead."""
+        if distributed.world_size() > 1:
+            return {"log_system_metrics": False}
+        return {"log_system_metrics": self.system_metrics()}
+
+    def lead(self, run: Any) -> None:
+        """Make ``run`` the job's run when this is rank zero of a distributed job."""
+        if distributed.world_size() > 1:
+            distributed.lead(run, system_metrics=self.system_metrics())
+
+    def follow_if_other_rank(self) -> None:
+        """Follow rank zero's run now when the launcher's environment says this is another rank."""
+        if not distributed.is_rank_zero():
+            self.other_rank = True
+            self.follow()
+
+    def follow(self) -> distributed.Follower:
+        """This non-zero rank's :class:`~logwright.distributed.Follower` (started on first use)."""
+        with self._lock:
+            if self.follower is None:
+                self.follower = distributed.follow(system_metrics=self.system_metrics(), exit_hooks=True)
+            return self.follower
+
+    def stop_following(self) -> None:
+        """Close the follower (a last sample; what it logged made durable)."""
+        with self._lock:
+            follower, self.follower = self.follower, None
+            self.other_rank = False
+        if follower is not None:
+            follower.close()
 
     def unbind(self) -> None:
         """Flush into the bound run and forget it; the next step binds to the active run."""

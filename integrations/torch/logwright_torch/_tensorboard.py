@@ -85,6 +85,7 @@ class TensorBoardBridge:
                 self.applied.append(done)
 
     def _run(self) -> Any:
+        """The loop's run; None on a non-zero rank of a distributed job (rank zero logs)."""
         return self.integration.steps.current_run()
 
     def _wrap_writer_add_scalar(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
@@ -92,6 +93,8 @@ class TensorBoardBridge:
         tag, value = _arg(args, kwargs, 0, "tag"), _arg(args, kwargs, 1, "scalar_value")
         step = _step(_arg(args, kwargs, 2, "global_step"))
         run = self._run()
+        if run is None:
+            return result
         run.client.log_metric(run.info.run_id, str(tag), float(value), _timestamp(_arg(args, kwargs, 3, "walltime")),
                               step)
         return result
@@ -103,6 +106,8 @@ class TensorBoardBridge:
         step = _step(_arg(args, kwargs, 2, "global_step"))
         ts = _timestamp(_arg(args, kwargs, 3, "walltime"))
         run = self._run()
+        if run is None:
+            return result
         for tag, value in values.items():
             run.client.log_metric(run.info.run_id, f"{main_tag}/{tag}", float(value), ts, step)
         return result
@@ -113,6 +118,8 @@ class TensorBoardBridge:
         metrics = _arg(args, kwargs, 1, "metric_dict") or {}
         step = _step(_arg(args, kwargs, 4, "global_step"))
         run = self._run()
+        if run is None:
+            return result
         run.client.log_params(run.info.run_id, {str(k): v for k, v in hparams.items()})
         for key, value in metrics.items():
             run.client.log_metric(run.info.run_id, str(key), float(value), step=step)
