@@ -8,8 +8,10 @@ writer first, so a read always sees what this process logged before it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,6 +44,8 @@ from logwright.run_list import RunList
 from logwright.store import get_store
 from logwright.store.base import RunRecord, Store
 from logwright.store.owner import current_owner
+
+_logger = logging.getLogger(__name__)
 
 _INT64 = 2**63
 MAX_RESULTS_PER_PAGE = 50_000
@@ -146,10 +150,10 @@ class Client(ExperimentsMixin, RegistryClient, ArtifactsMixin):
         record = RunRecord(run_id, exp_id, name, RunStatus.RUNNING, start, parent_run_id, user, source,
                            description, context_json, current_owner())
         self.store.create_run(record, all_tags)
-        shared = os.path.join(self.store.artifact_root, ".shared")
-        for path, text in context_artifacts().items():  # context/git.diff of a dirty tree: one copy
-            repo = _artifacts.for_uri(self.store.artifact_dir(exp_id, run_id))
-            repo.write_shared(path, text.encode("utf-8"), shared)
+        items = context_artifacts()  # context/git.diff of a dirty tree: one copy shared by runs
+        if items:
+            _write_context(_artifacts.for_uri(self.store.artifact_dir(exp_id, run_id)), items,
+                           os.path.join(self.store.artifact_root, ".shared"))
         info = RunInfo(
             run_id, exp_id, name, RunStatus.RUNNING, start, None, parent_run_id,
             self.store.artifact_dir(exp_id, run_id), "active", user, source, description,
@@ -278,8 +282,10 @@ class Client(ExperimentsMixin, RegistryClient, ArtifactsMixin):
             found = self.store.run_exists(run_id)
             if found is None:
                 raise RunNotFound(run_id)
-        if self.store.read_only:
-            raise StoreError(f"store {self.store.location!r} is read-only: run {run_id} can be read, not logged to")
+        if self.store.read_only:  # its artifacts can be read (list, download, load_model), never logged to
+            if active:
+                raise StoreError(f"store {self.store.location!r} is read-only: run {run_id} can be read, not logged to")
+            return found[0]
         if self.store.get_run(run_id).info.lifecycle_stage == "deleted":  # once per run and process
             if not active:
                 return found[0]
@@ -443,3 +449,20 @@ def _conflict(run_id: str, key: str, old: str, new: str) -> ParamConflict:
         f"param {key!r} was already logged as {old!r} in run {run_id}; "
         f"cannot change it to {new!r} (params are write-once)"
     )
+
+
+def _write_context(repo: Any, items: dict[str, str], shared: str) -> None:
+    """Store a new run's context files: at once in a folder; for a server or a bucket in a
+    background thread, so ``start_run`` never waits on (or fails with) the network."""
+
+    def write() -> None:
+        try:
+            for path, text in items.items():
+                repo.write_shared(path, text.encode("utf-8"), shared)
+        except Exception as exc:  # noqa: BLE001 - context files are a nicety: warn, never fail the run
+            _logger.warning("logwright could not store the run's context files in %s: %s", repo.root, exc)
+
+    if isinstance(repo, _artifacts.LocalArtifacts):
+        write()
+    else:
+        threading.Thread(target=write, name="logwright-context", daemon=True).start()
