@@ -126,3 +126,30 @@ def test_spawned_worker_failure_fails_the_run(tmp_path):
     assert run.data.tags["logwright.rank_0.error"] == "RuntimeError: rank 0 broke at step 3"
     assert "logwright.rank_1.error" in run.data.tags  # gloo: its peer went away
     assert run.data.tags["logwright.error"] == "rank 0: RuntimeError: rank 0 broke at step 3"
+
+
+@pytest.mark.parametrize(("env", "rank"), [
+    ({}, 0),
+    ({"RANK": "3", "LOCAL_RANK": "1"}, 3),
+    ({"SLURM_PROCID": "5"}, 5),
+    ({"LOCAL_RANK": "1"}, 1),  # Lightning's own ddp launcher, one node
+    ({"NODE_RANK": "1", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "4"}, 4),
+])
+def test_rank_from_the_launchers_environment(monkeypatch, env, rank):
+    from logwright import distributed
+
+    for name in ("RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK", "LOCAL_RANK", "NODE_RANK", "GROUP_RANK",
+                 "LOCAL_WORLD_SIZE", "SLURM_LOCALID"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert distributed.rank() == rank
+    assert distributed.is_rank_zero() is (rank == 0)
+
+
+def test_failures_are_read_from_rank_tags():
+    from logwright.distributed import failures
+
+    tags = {"logwright.rank_1.error": "RuntimeError: x", "logwright.rank_12.error": "OSError: y",
+            "logwright.error": "rank 1: RuntimeError: x", "logwright.rank_x.error": "not a rank", "rank_2.error": "z"}
+    assert failures(tags) == {1: "RuntimeError: x", 12: "OSError: y"}
