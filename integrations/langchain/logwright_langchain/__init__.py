@@ -89,7 +89,9 @@ class LangChainIntegration(Integration):
         if slot.handler is None:
             slot.handler = LogwrightCallbackHandler()
         if not any(hook[0] is slot for hook in _configure_hooks):
-            register_configure_hook(slot, True, LogwrightCallbackHandler)  # type: ignore[arg-type]
+            # Not inheritable: every callback manager LangChain configures gets it again, so it
+            # never shows in a child's config["callbacks"] (what user code and merge_configs see).
+            register_configure_hook(slot, False, LogwrightCallbackHandler)  # type: ignore[arg-type]
 
     def on_disable(self) -> None:
         """Remove the hook again, leaving langchain-core's hook list as it was."""

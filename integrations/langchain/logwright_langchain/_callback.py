@@ -14,11 +14,12 @@ functions called inside it (a ``RunnableLambda``, a ``@tool``) nest under it.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from typing import Any
 from uuid import UUID
 
-from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.callbacks import AsyncCallbackManager, BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage
 from langchain_core.prompt_values import PromptValue
@@ -34,6 +35,7 @@ _logger = logging.getLogger(__name__)
 _NAME = "langchain"
 _PROMPT_HINTS = ("PromptTemplate",)
 _PLAIN = frozenset({str, int, float, bool, type(None), dict})
+_ASYNC_LLM_START = getattr(AsyncCallbackManager.on_llm_start, "__code__", None)
 
 
 def _key(run_id: Any) -> Any:
@@ -85,7 +87,24 @@ class LogwrightCallbackHandler(BaseCallbackHandler):
     with an ``exception`` event.
     """
 
-    run_inline = True  # async runs call it inline, in the task's own context
+    @property
+    def run_inline(self) -> bool:  # type: ignore[override]
+        """True: async runs call it inline, in the task's own context (so a chain's span is current there).
+
+        Except where langchain-core's ``AsyncCallbackManager.on_llm_start`` asks (0.3 to
+        1.8 at least): with any inline handler there, it sends ``on_llm_start`` to the
+        inline handlers only, hiding async LLM calls from every other handler
+        (``astream_events``, a user's tracer). There it reads False, unless another
+        handler is inline already; the event still reaches this handler, inline, through
+        ``ahandle_event``.
+        """
+        frame = sys._getframe(1)
+        if frame.f_code.co_name == "<listcomp>":  # the comprehension's own frame up to Python 3.11
+            frame = frame.f_back
+        if frame is None or frame.f_code is not _ASYNC_LLM_START:
+            return True
+        manager = frame.f_locals.get("self")
+        return any(h is not self and getattr(h, "run_inline", False) for h in getattr(manager, "handlers", ()))
 
     @property
     def raise_error(self) -> bool:  # type: ignore[override]

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from logwright.tracing import get_current_span
-
-# The tracing core has no public "set the current span" (use_span is a block, and a
-# callback's start and end arrive in separate calls): its context variable is used.
-from logwright.tracing.context import _current_span
+from logwright.tracing import get_current_span, set_current_span
 
 runs: dict[Any, Run] = {}  # LangChain run_id (its int for a UUID) -> run
 current_runs: dict[str, Run] = {}  # span_id -> run, for spans made current here
@@ -53,7 +49,7 @@ def make_current(run: Run) -> None:
     run.prev = prev
     run.prev_run = current_runs.get(prev.span_id) if prev is not None else None
     current_runs[run.span.span_id] = run
-    _current_span.set(run.span)
+    set_current_span(run.span)
 
 
 def restore_current(run: Run) -> None:
@@ -67,4 +63,4 @@ def restore_current(run: Run) -> None:
             target = None
             break
         target, back = back.prev, back.prev_run
-    _current_span.set(target)
+    set_current_span(target)

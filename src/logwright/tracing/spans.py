@@ -24,6 +24,7 @@ import traceback
 from typing import Any
 
 from logwright import fluent
+from logwright.tracing import destination
 from logwright.tracing.attributes import FrozenAttributes, attribute_value
 from logwright.tracing.context import SETTINGS, _current_span, _reset, report
 from logwright.tracing.records import TraceRecord, caller_ns, fallback_record, late_span, trace_record
@@ -84,6 +85,17 @@ class _TraceState:
                 if span is not self.root:
                     return
                 self.written = True
+        if self.store is None:  # its store is being opened off the event loop: hand over there
+            destination.later(lambda: self._hand_over(span, late))
+        else:
+            self._hand_over(span, late)
+        if not self.live:
+            _open.pop(self.trace_id, None)
+
+    def _hand_over(self, span: LiveSpan, late: bool) -> None:
+        """Give the finished trace (or a late span) to the store and the listeners (export, display)."""
+        if self.store is None:
+            self.store, self.experiment_id, self.run_id = _destination(self.run_id)
         if late:
             encoded = late_span(self, span)
             if self._late is None:
@@ -101,8 +113,6 @@ class _TraceState:
                 listener(self)
             self.spans = []  # encoded and handed over: the spans (and the cycles through them) can go
             self.root = None
-        if not self.live:
-            _open.pop(self.trace_id, None)
 
     def to_record(self) -> TraceRecord:
         """The trace as the store writes it, encoded once when its root span ends.
@@ -337,6 +347,13 @@ def _new_trace(run_id: str | None) -> _TraceState | None:
         run = fluent.active_run()
         if run is not None:
             return _TraceState(run.client.store, run.info.experiment_id, run.info.run_id)
+    if destination.in_event_loop() and not destination.client_ready(run_id, _run_experiments):
+        return _TraceState(None, None, run_id)  # the store opens on another thread (see destination)
+    return _TraceState(*_destination(run_id))
+
+
+def _destination(run_id: str | None) -> tuple[Any, str, str | None]:
+    """(store, experiment id, run id) of a trace not started inside a run: may open the store."""
     client = fluent._client()
     experiment_id = _run_experiments.get(run_id) if run_id else None
     if run_id and experiment_id is None:
@@ -345,7 +362,7 @@ def _new_trace(run_id: str | None) -> _TraceState | None:
             experiment_id = _run_experiments[run_id] = found[0]
     if experiment_id is None:
         experiment_id = fluent._current_experiment_id(client)
-    return _TraceState(client.store, experiment_id, run_id)
+    return client.store, experiment_id, run_id
 
 
 def start_detached_span(name: str, kind: str = "UNKNOWN", parent: LiveSpan | None = None,
@@ -468,9 +485,11 @@ def flush_spans() -> None:
     Called by :func:`logwright.flush`. Spans of traces whose root is still open are
     left alone.
     """
+    destination.wait()
     for trace in list(_open.values()):
         if trace.written:
             _close_open(trace)
+    destination.wait()
     from logwright.tracing import export
 
     export.flush()
@@ -514,11 +533,13 @@ def _close_all_at_exit() -> None:
     """Close every span still open as ERROR and write the traces (interpreter exit)."""
     from logwright.store.writer import flush_all
 
+    destination.wait(10.0)
     for trace in list(_open.values()):
         try:
             _close_open(trace)
         except Exception as exc:  # noqa: BLE001 - exit path: report, never raise
             _logger.warning("logwright could not close trace %s at exit: %r", trace.trace_id, exc)
+    destination.wait(10.0)
     try:
         flush_all()
     except Exception as exc:  # noqa: BLE001

@@ -52,6 +52,9 @@ def get_trace(trace_id: str) -> Trace:
     store = fluent._client().store
     found = store.get_trace(str(trace_id))
     if found is None:
+        from logwright.tracing import destination
+
+        destination.wait()
         store.flush()
         found = store.get_trace(str(trace_id))
     if found is None:
@@ -111,8 +114,10 @@ def search_traces(experiment: Any = None, run: Any = None, filter: str | None = 
 
 def get_last_trace() -> Trace | None:
     """The last trace whose root span ended in this process (written out first), or None."""
+    from logwright.tracing import destination
     from logwright.tracing.spans import _last
 
+    destination.wait()
     if not _last:
         return None
     trace = _last[0]
