@@ -34,7 +34,7 @@ from logwright.exceptions import (
     RunNotFound,
     TraceNotFound,
 )
-from logwright.server import edits, formatting
+from logwright.server import edits, formatting, registry_edits
 from logwright.server.guard import CSP, Guard, HostPolicy, add_safety_headers
 from logwright.server.views import (
     JSON,
@@ -215,4 +215,5 @@ def create_app(tracking_uri: str | None = None, allowed_hosts: Sequence[str] | N
     app.state.client = Client(tracking_uri)
     app.state.templates = _templates()
     edits.install(app, read_only)
+    registry_edits.install(app)
     return app
