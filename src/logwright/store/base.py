@@ -313,8 +313,12 @@ class Store(Protocol):
     def create_model_version(self, name: str, source: str, run_id: str | None = None,
                              artifact_path: str | None = None, flavour: str | None = None,
                              signature: Mapping[str, Any] | None = None, tags: Mapping[str, str] | None = None,
-                             description: str | None = None) -> ModelVersion:
-        """Register version ``MAX + 1`` (distinct under concurrency), creating the model if needed."""
+                             description: str | None = None, version: int | None = None) -> ModelVersion:
+        """Register version ``MAX + 1`` (distinct under concurrency), creating the model if needed.
+
+        ``version`` asks for that number instead (copying a registry keeps its numbers);
+        ValueError when the model already has it.
+        """
 
     def get_registered_model(self, name: str) -> RegisteredModel:
         """The registered model with its tags, aliases and latest version number."""

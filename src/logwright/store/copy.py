@@ -44,6 +44,7 @@ from typing import Any
 from logwright.artifacts import for_uri
 from logwright.entities import Experiment, Run, Trace
 from logwright.store.base import RunRecord, Store
+from logwright.store.copy_registry import copy_registry
 
 _logger = logging.getLogger(__name__)
 _PAGE = 500
@@ -63,6 +64,9 @@ class Counts:
     metric_points: int = 0
     traces: int = 0
     artifact_files: int = 0
+    registered_models: int = 0
+    model_versions: int = 0
+    registry_updates: int = 0
     artifact_bytes: int = 0
 
     def total(self) -> int:
@@ -208,6 +212,7 @@ class StoreCopier:
         self.dst.flush()
         for run_id, lifecycle in self._lifecycles:
             self.dst.set_run_lifecycle(run_id, lifecycle)
+        copy_registry(self)
         return self.counts
 
     def _step(self, what: str) -> None:

@@ -159,11 +159,13 @@ class RegistryMixin:
     def create_model_version(self, name: str, source: str, run_id: str | None = None,
                              artifact_path: str | None = None, flavour: str | None = None,
                              signature: Mapping[str, Any] | None = None, tags: Mapping[str, str] | None = None,
-                             description: str | None = None) -> ModelVersion:
+                             description: str | None = None, version: int | None = None) -> ModelVersion:
         """Register a new version (creating the registered model when missing); returns it.
 
         The version number is ``MAX(version) + 1`` taken under the write lock: concurrent
-        registrations, from any process, get distinct numbers.
+        registrations, from any process, get distinct numbers. ``version`` asks for that
+        number instead (``logwright store copy`` keeps a registry's numbers); ValueError
+        when the model already has a version of that number.
         """
         check_name(name)
         now = _now_ms()
@@ -172,6 +174,10 @@ class RegistryMixin:
             run("INSERT INTO registered_models (name, creation_time, last_update_time) VALUES (?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET last_update_time = excluded.last_update_time", (name, now, now))
             number = (run("SELECT MAX(version) FROM model_versions WHERE name = ?", (name,))[0][0] or 0) + 1
+            if version is not None:
+                number = _version(version)
+                if run("SELECT 1 FROM model_versions WHERE name = ? AND version = ?", (name, number)):
+                    raise ValueError(f"version {number} of registered model {name!r} already exists")
             run("INSERT INTO model_versions (name, version, run_id, artifact_path, source, flavour, signature, "
                 "status, description, creation_time, last_update_time) VALUES (?, ?, ?, ?, ?, ?, ?, 'READY', ?, ?, ?)",
                 (name, number, run_id, artifact_path, source, flavour, sig, description, now, now))
