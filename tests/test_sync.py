@@ -88,7 +88,7 @@ def test_sync_of_chosen_experiments(tmp_path, capsys):
             lw.log_metric("m", 1.0)
     lw.flush()
     fluent._reset_for_tests()
-    assert main(["--create", "sync", node, team, "-e", "keep", "--no-progress"]) == 0
+    assert main(["sync", node, team, "-e", "keep", "--no-progress", "--create"]) == 0
     assert capsys.readouterr().out.startswith("synced 1 experiments, 1 runs")
     names = [e.name for e in Client(team).store.search_experiments("all")]
     assert "keep" in names and "skip" not in names

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -64,8 +65,11 @@ def fill_mlflow(uri: str, workdir: str) -> dict[str, str]:
             client.log_metric(p.info.run_id, "special", value, timestamp=1_700_000_000_000 + i, step=i * 7 - 3)
         client.log_batch(p.info.run_id, metrics=[Metric("loss", 1 / (step + 1), 1_700_000_000_000 + step, step)
                                                  for step in range(1000)])
-        frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]})
-        mlflow.log_input(mlflow.data.from_pandas(frame, source="/data/train.csv", name="train"), context="training")
+        frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0.0, 1.0, 0.0]})
+        with warnings.catch_warnings():  # MLflow: "the source can be interpreted in multiple ways"
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = mlflow.data.from_pandas(frame, source="/data/train.csv", name="train")
+        mlflow.log_input(dataset, context="training")
         mlflow.log_text("some notes", "notes/readme.txt")
         mlflow.log_dict({"layers": [64, 32]}, "config.json")
         path = os.path.join(workdir, "weights.bin")

@@ -473,6 +473,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "DST's own)")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
                    help="no progress bar (default: a bar on stderr when it is a terminal)")
+    p.add_argument("--create", dest="create_dst", action="store_true", help="make DST if there is no store there")
     p.set_defaults(func=cmd_sync)
 
 
@@ -495,7 +496,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from logwright.cli_options import check_store
 
     check_store(args.src)
-    check_store(args.dst, args.create)
+    check_store(args.dst, args.create or args.create_dst)
     counts = Counts()
     try:
         copy_store(args.src, args.dst, artifact_root(args.artifact_uri), args.progress, counts, args.experiment)
