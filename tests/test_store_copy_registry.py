@@ -137,7 +137,8 @@ def test_store_copy_then_sync_copy_the_registry_idempotently(tmp_path, dst_uri, 
 def test_sync_of_one_experiment_copies_only_its_versions(tmp_path, capsys):
     src, dst = str(tmp_path / "src"), str(tmp_path / "dst")
     _source(src)
-    line = _cli(capsys, "sync", src, dst, "--create", "-e", "churn")
+    Client(dst).store.flush()  # DST exists (sync needs a store there)
+    line = _cli(capsys, "sync", src, dst, "-e", "churn")
     assert "1 registered models, 2 model versions" in line, line
     assert sorted(_registry(dst)) == ["churn-classifier"]
     assert _registry(dst)["churn-classifier"] == _registry(src)["churn-classifier"]
