@@ -125,6 +125,7 @@ def test_full_token_registers_and_aliases_read_only_token_only_loads(auth_server
         lambda: viewer.set_registered_model_alias("churn-classifier", "challenger", 1),
         lambda: viewer.delete_registered_model_alias("churn-classifier", "champion"),
         lambda: viewer.update_registered_model("churn-classifier", "hijacked"),
+        lambda: viewer.set_registered_model_tag("churn-classifier", "stage", "hijacked"),
         lambda: viewer.delete_model_version("churn-classifier", 1),
     ]
     for call in refused:
