@@ -25,25 +25,24 @@ This module imports torch only when torch is already imported.
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import sys
 import threading
 import time
 
 from logwright import config
-from logwright.context.rank_system import RankSystemMetrics
-from logwright.entities import RunStatus
 from logwright.exceptions import RunNotFound
+from logwright.lazylog import get_logger
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
-__all__ = ["Follower", "JobClient", "RankSystemMetrics", "follow", "is_rank_zero", "lead", "publish",
-           "published", "rank", "system_metrics_on", "world_size"]
+__all__ = ["Follower", "JobClient", "follow", "is_rank_zero", "lead", "publish", "published", "rank",
+           "system_metrics_on", "world_size"]
 
-_logger = logging.getLogger(__name__)
+_logger = get_logger(__name__)
+_FINISHED, _FAILED = "FINISHED", "FAILED"  # the run statuses, without importing logwright.entities
 
 RUN_KEY = "logwright/run_id"  # the key rank zero sets in torch.distributed's store
 _WORLD_VARS = ("WORLD_SIZE", "SLURM_NTASKS", "OMPI_COMM_WORLD_SIZE")
@@ -258,7 +257,7 @@ class JobClient:
             setattr(self, name, value)  # later look-ups skip __getattr__ (log_metric is per step)
         return value
 
-    def set_terminated(self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None,
+    def set_terminated(self, run_id: str, status: str = _FINISHED, end_time: int | None = None,
                        *, flush: bool = True) -> None:
         """End a run; the job's run ends FAILED when any rank reported a failure."""
         if run_id == self.run_id:
@@ -272,18 +271,18 @@ class JobClient:
             _warn_once("status", "logwright: could not read the other ranks' status: %s", exc)
             return status
         failed = failures(tags)
-        if _spawned.crash is not None and status != RunStatus.FAILED:  # rank zero's own, hidden by spawn
+        if _spawned.crash is not None and status != _FAILED:  # rank zero's own, hidden by spawn
             failed[0] = _describe(_spawned.crash)
             self.client.set_tags(self.run_id, {"logwright.rank_0.error": failed[0]})
-        if not failed or status == RunStatus.FAILED:  # rank zero's own error is already the run's
-            return RunStatus.FAILED if failed else status
+        if not failed or status == _FAILED:  # rank zero's own error is already the run's
+            return _FAILED if failed else status
         # The first rank to report names the run's error (the others usually fail because it
         # did); written again here because a "SIGTERM" from this process may still be queued.
         first = tags.get("logwright.error", "")
         if not first.startswith("rank "):
             first = f"rank {min(failed)}: {failed[min(failed)]}"
         self.client.set_tags(self.run_id, {"logwright.error": first[:8000]})
-        return RunStatus.FAILED
+        return _FAILED
 
 
 def failures(tags: dict[str, str]) -> dict[int, str]:
@@ -315,6 +314,8 @@ def lead(run: Any, *, system_metrics: bool | None = None, local_rank: int | None
         run.client = JobClient(client, run_id)
         run.client.set_tags(run_id, {"logwright.distributed.world_size": str(world_size())})
     if system_metrics_on(system_metrics) and run.system_metrics is None:
+        from logwright.context.rank_system import RankSystemMetrics
+
         run.system_metrics = RankSystemMetrics(run.client.client, run_id, 0, local_rank).start()
     _publisher.publish(run_id)
     _spawned.watch()
@@ -353,7 +354,7 @@ class Follower:
         self.system_metrics = system_metrics_on(system_metrics)
         self.local_rank = local_rank
         self.failed = False
-        self._sampler: RankSystemMetrics | None = None
+        self._sampler: Any = None  # a logwright.context.rank_system.RankSystemMetrics
         self._client: Any = None
         self._misses = 0
         self._seen: str | None = None  # the id rank zero published (or was given), found or not
@@ -425,6 +426,8 @@ class Follower:
         self._stop_sampler()
         self.run_id, self._misses = run_id, 0
         if self.system_metrics:
+            from logwright.context.rank_system import RankSystemMetrics
+
             self._sampler = RankSystemMetrics(self.client, run_id, self.rank, self.local_rank).start()
 
     def _stop_sampler(self) -> None:
@@ -446,7 +449,7 @@ class Follower:
         if not _reported(self.client, run_id):  # the first rank to fail names the run's error
             tags["logwright.error"] = f"rank {self.rank}: {text}"[:8000]
         self.client.set_tags(run_id, tags)
-        self.client.set_terminated(run_id, RunStatus.FAILED)
+        self.client.set_terminated(run_id, _FAILED)
 
     def _last_look(self, wait: float = 0.0) -> str | None:
         """Poll now; with ``wait``, go on while a published run is not in this store yet (queued)."""

@@ -112,7 +112,9 @@ class CallbackMixin:
             distributed.publish(run_id)
             binding.client.set_tags(run_id, {"logwright.distributed.world_size": str(trainer.world_size)})
             if distributed.system_metrics_on(self.log_system_metrics):
-                self._rank_part = distributed.RankSystemMetrics(binding.client, run_id, 0, trainer.local_rank).start()
+                from logwright.context.rank_system import RankSystemMetrics
+
+                self._rank_part = RankSystemMetrics(binding.client, run_id, 0, trainer.local_rank).start()
         else:
             self._rank_part = distributed.follow(trainer.global_rank, binding.run_id, binding.tracking_uri,
                                                  self.log_system_metrics, trainer.local_rank)
