@@ -1,6 +1,6 @@
 """``logwright store copy`` and ``logwright sync`` copy the model registry: registered models with their
 descriptions and tags, versions with their numbers, sources (the copied runs), flavours, signatures,
-tags and descriptions, and aliases; idempotently, on SQLite -> SQLite and SQLite -> PostgreSQL."""
+tags and descriptions, and aliases; idempotently, from SQLite into SQLite, PostgreSQL and a server."""
 
 from __future__ import annotations
 
@@ -48,11 +48,13 @@ def dict_flavour():
     flavours().pop(DictFlavour.name, None)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "server"])
 def dst_uri(request, tmp_path):
-    """The destination: a SQLite folder, or a fresh PostgreSQL database."""
+    """The destination: a SQLite folder, a fresh PostgreSQL database, or a ``logwright server``'s URL."""
     if request.param == "postgres":
         return request.getfixturevalue("postgres_uri")
+    if request.param == "server":
+        return request.getfixturevalue("tracking_server").url
     return str(tmp_path / "dst")
 
 
