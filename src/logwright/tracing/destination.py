@@ -37,17 +37,16 @@ def in_event_loop() -> bool:
     return aio is not None and aio._get_running_loop() is not None
 
 
-def client_ready(run_id: str | None, known_runs: dict[str, str]) -> bool:
-    """Whether the current client, its experiment and ``run_id``'s experiment are known without I/O."""
+def ready_client(run_id: str | None, known_runs: dict[str, str]) -> Any:
+    """The current client when it, its experiment and ``run_id``'s experiment are known without I/O, else None."""
     client = fluent._clients.get((fluent.get_tracking_uri(), fluent.get_artifact_uri()))
-    if client is None:
-        return False
-    if run_id and run_id not in known_runs:
-        return False
+    if client is None or (run_id and run_id not in known_runs):
+        return None
     if fluent._experiment_id is None:
         name = os.environ.get("LOGWRIGHT_EXPERIMENT_NAME") or "Default"
-        return name in getattr(client, "_experiments", {})
-    return True
+        if name not in getattr(client, "_experiments", {}):
+            return None
+    return client
 
 
 def later(job: Callable[[], None]) -> None:

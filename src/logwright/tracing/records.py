@@ -21,7 +21,9 @@ token counts outside 0..2**63-1 or not integers are dropped, times outside the
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from typing import Any, NamedTuple
 
@@ -37,6 +39,8 @@ SPAN_KIND = "logwright.span.kind"
 ERROR_TAG = "logwright.error"
 MAX_INT = 2**63 - 1
 _NO_TOKENS = (None, None, None)
+_RAW = f"\x00logwright-json-{os.urandom(8).hex()}\x00"  # where JSON encoded at set time goes
+_RAW_JSON = json.dumps(_RAW)
 
 
 class TraceRecord(NamedTuple):
@@ -198,15 +202,19 @@ def trace_record(trace: Any) -> TraceRecord:
         :func:`fallback_record`).
     """
     root, limit = trace.root, trace.limit
-    tin = tout = total = None
-    parts = []
-    for span in trace.spans:
-        text, (i, o, t) = span_json(span, limit, span is root)
-        parts.append(text)
-        if t is not None:
-            tin, tout, total = add_tokens(tin, i), add_tokens(tout, o), add_tokens(total, t)
-    blob = utf8(f"[{','.join(parts)}]")  # packed by the store's writer thread
-    del parts
+    found = _spans_at_once(trace.spans, root, limit)
+    if found is not None:
+        blob, (tin, tout, total) = found
+    else:
+        tin = tout = total = None
+        parts = []
+        for span in trace.spans:
+            text, (i, o, t) = span_json(span, limit, span is root)
+            parts.append(text)
+            if t is not None:
+                tin, tout, total = add_tokens(tin, i), add_tokens(tout, o), add_tokens(total, t)
+        blob = utf8(f"[{','.join(parts)}]")  # packed by the store's writer thread
+        del parts
     return TraceRecord(
         trace.trace_id, _experiment_id(trace.experiment_id), trace.run_id,
         _text(trace.name or root.name), _text(root.status), nanoseconds(root.start_ns) or 0,
@@ -214,6 +222,52 @@ def trace_record(trace: Any) -> TraceRecord:
         _root_field(root._inputs, limit), _root_field(root._outputs, limit), blob,
         [(scrub(str(k)), scrub(str(v))) for k, v in list(trace.tags.items())] if trace.tags else [],
     )
+
+
+def _spans_at_once(spans: list, root: Any, limit: int) -> tuple[bytes, tuple] | None:
+    """The span array in one encoder call (JSON text encoded at set time spliced in), or None.
+
+    None when a span needs the field-by-field path: the array is longer than the cap, a
+    value the encoder refuses, a kind attribute to drop. The result equals joining
+    :func:`span_json` of every span.
+    """
+    rows: list[tuple] = []
+    raw: list[str] = []
+    tin = tout = total = None
+    for span in spans:
+        attrs = span._attributes or None
+        if attrs is not None:
+            if SPAN_KIND in attrs:
+                return None
+            if INPUT_TOKENS in attrs or OUTPUT_TOKENS in attrs or TOTAL_TOKENS in attrs:
+                i, o, t = span_tokens(attrs)
+                if t is not None:
+                    tin, tout, total = add_tokens(tin, i), add_tokens(tout, o), add_tokens(total, t)
+        if span is root:
+            rows.append((span.span_id, span.parent_id, span.name, span.kind, span.start_ns, span.end_ns,
+                         span.status, span.status_message, attrs, span._events or None))
+            continue
+        inputs, outputs = span._inputs, span._outputs
+        if type(inputs) is Dumped:
+            raw.append(inputs)
+            inputs = _RAW
+        if type(outputs) is Dumped:
+            raw.append(outputs)
+            outputs = _RAW
+        rows.append((span.span_id, span.parent_id, span.name, span.kind, span.start_ns, span.end_ns,
+                     span.status, span.status_message, attrs, span._events or None, inputs, outputs))
+    try:
+        text = _ENCODE(rows)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if len(text) > limit:
+        return None
+    if raw:
+        pieces = text.split(_RAW_JSON)
+        if len(pieces) != len(raw) + 1:
+            return None
+        text = "".join([piece for pair in zip(pieces, [*raw, ""], strict=True) for piece in pair])
+    return utf8(text), (tin, tout, total)
 
 
 def _root_field(value: Any, limit: int) -> str | None:

@@ -347,14 +347,18 @@ def _new_trace(run_id: str | None) -> _TraceState | None:
         run = fluent.active_run()
         if run is not None:
             return _TraceState(run.client.store, run.info.experiment_id, run.info.run_id)
-    if destination.in_event_loop() and not destination.client_ready(run_id, _run_experiments):
-        return _TraceState(None, None, run_id)  # the store opens on another thread (see destination)
-    return _TraceState(*_destination(run_id))
+    client = None
+    if destination.in_event_loop():
+        client = destination.ready_client(run_id, _run_experiments)
+        if client is None:
+            return _TraceState(None, None, run_id)  # the store opens on another thread (see destination)
+    return _TraceState(*_destination(run_id, client))
 
 
-def _destination(run_id: str | None) -> tuple[Any, str, str | None]:
+def _destination(run_id: str | None, client: Any = None) -> tuple[Any, str, str | None]:
     """(store, experiment id, run id) of a trace not started inside a run: may open the store."""
-    client = fluent._client()
+    if client is None:
+        client = fluent._client()
     experiment_id = _run_experiments.get(run_id) if run_id else None
     if run_id and experiment_id is None:
         found = client.store.run_exists(run_id)
