@@ -24,10 +24,6 @@ FACADES = ("logwright.autolog", "logwright.tracing")  # import these packages' n
 # only shrinks: a new offender fails the test; delete an entry once its integration is fixed
 # (a stale entry is reported as a warning, so fixing one never breaks the suite).
 ALLOWED: set[str] = {
-    "dspy: logwright_dspy/_callback.py: logwright.tracing.context._current_span",  # committed version
-    "dspy: logwright_dspy/_callback.py: logwright.tracing.context._reset",  # committed version
-    "dspy: logwright_dspy/_runs.py: logwright.tracing.serialize",
-    "langchain: logwright_langchain/_runs.py: logwright.tracing.context._current_span",
     "lightning: logwright_lightning/__init__.py: logwright.autolog.patching",
     "lightning: logwright_lightning/_callback.py: fluent._experiment_id",
     "lightning: logwright_lightning/_callback.py: fluent._tracking_uri",

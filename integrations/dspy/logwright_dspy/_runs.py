@@ -65,7 +65,7 @@ def _log_params_once(client: Any, run_id: str, params: dict[str, Any]) -> None:
 
 
 def _jsonable(rows: list[dict[str, Any]]) -> Any:
-    from logwright.tracing.serialize import to_jsonable
+    from logwright.tracing import to_jsonable
 
     return to_jsonable(rows, 10_000_000)
 

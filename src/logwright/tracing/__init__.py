@@ -23,6 +23,7 @@ from logwright.tracing.context import (
 )
 from logwright.tracing.decorator import trace
 from logwright.tracing.notebook import on_trace
+from logwright.tracing.serialize import to_jsonable
 from logwright.tracing.spans import (
     LiveSpan,
     _listeners,
@@ -63,6 +64,7 @@ __all__ = [
     "set_current_span",
     "start_detached_span",
     "start_span",
+    "to_jsonable",
     "trace",
     "update_current_trace",
     "use_span",
