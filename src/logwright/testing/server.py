@@ -124,4 +124,8 @@ def tracking_server(request: pytest.FixtureRequest, tmp_path, monkeypatch) -> It
     try:
         yield server
     finally:
+        from logwright import store as stores
+
+        # A later test's server may get the same port: its clients must not reuse this one's store.
+        stores.close_stores(lambda s: getattr(s, "location", None) == server.url)
         server.stop()
