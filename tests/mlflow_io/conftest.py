@@ -14,6 +14,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import warnings
@@ -76,6 +77,7 @@ def fill_mlflow(uri: str, workdir: str) -> dict[str, str]:
         with open(path, "wb") as fh:
             fh.write(bytes(range(256)) * 40)
         mlflow.log_artifact(path, "model/weights")
+        _log_model()
         with mlflow.start_run(run_name="trial-1", nested=True) as child:
             ids["trial-1"] = child.info.run_id
             mlflow.log_metrics({"acc": 0.5, "f1": 0.4}, step=0)
@@ -98,6 +100,14 @@ def fill_mlflow(uri: str, workdir: str) -> dict[str, str]:
         _manual_trace()
     _flush_traces()
     return ids
+
+
+def _log_model() -> None:
+    """An MLflow 3 logged model (its files live outside the run's artifacts)."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    mlflow.sklearn.log_model(model, name="clf", pip_requirements=["scikit-learn"])
 
 
 def _langchain_trace() -> None:
@@ -155,27 +165,42 @@ def mlflow_snapshot(uri: str) -> dict[str, Any]:
                 "parent": names.get(tags.get("mlflow.parentRunId")), "description": tags.get("mlflow.note.content"),
                 "source": tags.get("mlflow.source.name"), "params": dict(r.data.params),
                 "tags": {k: v for k, v in tags.items() if k not in FIELD_TAGS | PROVENANCE},
-                "metrics": {k: [(m.step, m.timestamp, bits(m.value)) for m in sorted(
-                    client.get_metric_history(r.info.run_id, k), key=lambda m: (m.step, m.timestamp))]
-                    for k in r.data.metrics},
+                "metrics": {k: _points(client.get_metric_history(r.info.run_id, k)) for k in r.data.metrics},
                 "inputs": sorted((d.dataset.name, d.dataset.digest, d.dataset.profile, d.dataset.schema,
                                   d.dataset.source, tuple((t.key, t.value) for t in d.tags))
                                  for d in r.inputs.dataset_inputs),
-                "artifacts": _mlflow_files(client, r.info.run_id)}
+                "artifacts": _mlflow_files(client, r)}
         for t in tracing.search_traces(locations=[exp.experiment_id]):
             out["traces"][t.info.trace_id.removeprefix("tr-")] = _mlflow_trace(t, names)
     return out
 
 
-def _mlflow_files(client: MlflowClient, run_id: str) -> dict[str, bytes]:
+def _points(history: list[Any]) -> list[tuple[int, int, bytes]]:
+    """A history by step then time; a point repeated exactly (MLflow's file store can hold one twice: MLflow's
+    SQL stores and logwright keep it once) counted once."""
+    return sorted({(m.step, m.timestamp, bits(m.value)) for m in history})
+
+
+def _mlflow_files(client: MlflowClient, run: Any) -> dict[str, bytes]:
+    """The run's files, and its logged models' files under ``mlflow-models/<name>/`` (as an import shows them)."""
     out, todo = {}, [None]
     while todo:
-        for f in client.list_artifacts(run_id, todo.pop()):
+        for f in client.list_artifacts(run.info.run_id, todo.pop()):
             if f.is_dir:
                 todo.append(f.path)
             else:
-                with open(client.download_artifacts(run_id, f.path), "rb") as fh:
+                with open(client.download_artifacts(run.info.run_id, f.path), "rb") as fh:
                     out[f.path] = fh.read()
+    models = client.search_logged_models([run.info.experiment_id],
+                                         filter_string=f"source_run_id = '{run.info.run_id}'")
+    with tempfile.TemporaryDirectory() as tmp:
+        for m in models:
+            folder = mlflow.artifacts.download_artifacts(artifact_uri=m.artifact_location,
+                                                         dst_path=os.path.join(tmp, m.model_id))
+            for root, _, files in os.walk(folder):
+                for name in files:
+                    with open(os.path.join(root, name), "rb") as fh:
+                        out[f"mlflow-models/{m.name}/" + os.path.relpath(os.path.join(root, name), folder)] = fh.read()
     return out
 
 
@@ -211,8 +236,8 @@ def logwright_snapshot(uri: str) -> dict[str, Any]:
                 "lifecycle": info.lifecycle_stage, "user": info.user, "parent": names.get(info.parent_run_id),
                 "description": info.description, "source": info.source, "params": dict(r.data.params),
                 "tags": {k: v for k, v in r.data.tags.items() if k not in PROVENANCE},
-                "metrics": {k: [(s, t, bits(v)) for s, v, t in zip(*store.get_metric_series(info.run_id, k),
-                                                                    strict=True)]
+                "metrics": {k: sorted((s, t, bits(v)) for s, v, t in zip(*store.get_metric_series(info.run_id, k),
+                                                                           strict=True))
                             for k in store.metric_keys(info.run_id)},
                 "inputs": sorted(_lw_input(d) for d in r.inputs),
                 "artifacts": _lw_files(store, info)}

@@ -19,6 +19,7 @@ from logwright.mlflow_io import convert
 
 _logger = logging.getLogger(__name__)
 _PAGE = 1000
+MODELS = "mlflow-models"  # where an MLflow 3 logged model's files go among its run's artifacts
 
 
 def client_for(uri: str) -> Any:
@@ -48,25 +49,69 @@ def runs_of(client: Any, experiment_id: str) -> list[Any]:
             return out
 
 
-class MlflowArtifacts:
-    """One MLflow run's artifacts, as the copier uses an artifact repository."""
+def _files(listing: Any, prefix: str = "") -> list[FileInfo]:
+    """Every file under a listing function's root (``listing(path)`` -> MLflow FileInfos), with ``prefix``."""
+    out, todo = [], [None]
+    while todo:
+        for f in listing(todo.pop()):
+            if f.is_dir:
+                todo.append(f.path)
+            else:
+                out.append(FileInfo(prefix + f.path, False, f.file_size))
+    return out
 
-    def __init__(self, client: Any, run_id: str) -> None:
+
+def logged_models(client: Any, experiment_id: str) -> dict[str, list[Any]]:
+    """MLflow 3 logged models of an experiment by the MLflow run that logged them."""
+    by_run: dict[str, list[Any]] = {}
+    token = None
+    while True:
+        try:
+            page = client.search_logged_models([experiment_id], max_results=_PAGE, page_token=token)
+        except Exception:  # noqa: BLE001 - a server or store without logged models
+            _logger.debug("no logged models read from experiment %s", experiment_id, exc_info=True)
+            return by_run
+        for model in page:
+            if model.source_run_id:
+                by_run.setdefault(model.source_run_id, []).append(model)
+        token = page.token
+        if not token:
+            return by_run
+
+
+class MlflowArtifacts:
+    """One MLflow run's artifacts, as the copier uses an artifact repository.
+
+    Args:
+        client: the ``MlflowClient``.
+        run_id: the MLflow run.
+        models: MLflow 3 logged models of the run (their files live outside the run's
+            artifacts): shown under ``mlflow-models/<name>/``.
+    """
+
+    def __init__(self, client: Any, run_id: str, models: list[Any] | None = None) -> None:
         self.client, self.run_id = client, run_id
+        names = [m.name for m in models or ()]
+        self.models = {f"{MODELS}/{m.name if names.count(m.name) == 1 else f'{m.name}-{m.model_id}'}/": m
+                       for m in models or ()}
 
     def walk(self) -> list[FileInfo]:
-        """Every file of the run, paths relative to its artifact root."""
-        out, todo = [], [None]
-        while todo:
-            for f in self.client.list_artifacts(self.run_id, todo.pop()):
-                if f.is_dir:
-                    todo.append(f.path)
-                else:
-                    out.append(FileInfo(f.path, False, f.file_size))
+        """Every file of the run (and of its logged models), paths relative to its artifact root."""
+        out = _files(lambda path: self.client.list_artifacts(self.run_id, path))
+        for prefix, model in self.models.items():
+            out += _files(lambda path, m=model: self.client.list_logged_model_artifacts(m.model_id, path), prefix)
         return sorted(out, key=lambda f: f.path)
 
     def download(self, path: str, folder: str) -> str:
         """Download one file into ``folder``; returns its local path."""
+        for prefix, model in self.models.items():
+            if path.startswith(prefix):
+                from mlflow.artifacts import download_artifacts
+
+                into = os.path.join(folder, os.path.dirname(path))
+                os.makedirs(into, exist_ok=True)
+                return download_artifacts(artifact_uri=f"{model.artifact_location.rstrip('/')}/{path[len(prefix):]}",
+                                          dst_path=into)
         return self.client.download_artifacts(self.run_id, path, folder)
 
     def log_file(self, local: str, folder: str | None) -> None:
@@ -94,6 +139,7 @@ class MlflowSource:
         self._our_ids: dict[str, str] = {}  # MLflow run id -> logwright run id
         self._traces: dict[str, list[Any]] = {}  # experiment id -> MLflow trace infos
         self._keys: dict[str, list[str]] = {}  # logwright run id -> metric keys
+        self._logged: dict[str, dict[str, list[Any]]] = {}  # experiment id -> MLflow run id -> logged models
 
     def search_experiments(self, view: str = "active", name_like: str | None = None) -> list[Experiment]:
         """Every experiment (``view`` ignored: the copier asks for all), oldest first."""
@@ -146,8 +192,14 @@ class MlflowSource:
                 array("q", [m.timestamp for m in points]))
 
     def artifact_repo(self, experiment_id: str, run_id: str) -> MlflowArtifacts:
-        """The run's artifacts, through MLflow's artifact repositories."""
-        return MlflowArtifacts(self.client, self._mlflow_ids[run_id])
+        """The run's artifacts and its logged models' files, through MLflow's artifact repositories."""
+        mlflow_id = self._mlflow_ids[run_id]
+        return MlflowArtifacts(self.client, mlflow_id, self._models(experiment_id).get(mlflow_id))
+
+    def _models(self, experiment_id: str) -> dict[str, list[Any]]:
+        if experiment_id not in self._logged:
+            self._logged[experiment_id] = logged_models(self.client, experiment_id)
+        return self._logged[experiment_id]
 
     def _trace_infos(self, experiment_id: str) -> list[Any]:
         if experiment_id not in self._traces:

@@ -16,7 +16,7 @@ from typing import Any
 
 from logwright.entities import Dataset, Experiment, Run
 from logwright.mlflow_io import convert
-from logwright.mlflow_io.source import MlflowArtifacts, client_for, runs_of
+from logwright.mlflow_io.source import MlflowArtifacts, client_for, logged_models, runs_of
 from logwright.store.base import RunRecord
 
 _logger = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ class MlflowTarget:
         self._index: dict[str, list[Any]] | None = None  # logwright id -> [MLflow id, experiment id, status]
         self._metrics: list[Any] = []
         self._metrics_run: str | None = None
+        self._logged: dict[str, dict[str, list[Any]]] = {}  # experiment id -> MLflow run id -> logged models
 
     # -- experiments ---------------------------------------------------------------------------
 
@@ -194,9 +195,12 @@ class MlflowTarget:
                 array("q", [m.timestamp for m in points]))
 
     def artifact_repo(self, experiment_id: str, run_id: str) -> MlflowArtifacts:
-        """The run's artifacts, through MLflow's artifact repositories."""
+        """The run's artifacts (with its logged models' files, as an import shows them)."""
         self._send_metrics()
-        return MlflowArtifacts(self.client, self._id(run_id))
+        if experiment_id not in self._logged:
+            self._logged[experiment_id] = logged_models(self.client, experiment_id)
+        mlflow_id = self._id(run_id)
+        return MlflowArtifacts(self.client, mlflow_id, self._logged[experiment_id].get(mlflow_id))
 
     def flush(self, timeout: float | None = None) -> None:
         """Send the buffered metric points."""
