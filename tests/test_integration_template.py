@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 import zipfile
 
 import pytest
@@ -95,7 +96,9 @@ def test_packaging_nox_and_test_lists_find_the_new_folder(project):
     assert (f"integrations/{NAME}", f"logwright_{NAME}") in hatch_build.integration_packages(str(project))
     assert all(not folder.split("/")[-1].startswith("_") for folder, _ in
                hatch_build.integration_packages(str(project)))
-    noxfile = _load(str(project / "noxfile.py"), "_tpl_noxfile")
+    with warnings.catch_warnings():  # nox: the sessions this module registers again
+        warnings.simplefilter("ignore", FutureWarning)
+        noxfile = _load(str(project / "noxfile.py"), "_tpl_noxfile")
     assert noxfile.entry_points()[NAME] == f"logwright_{NAME}:{NAME.title()}Integration"
     assert noxfile.integration_folder(noxfile.entry_points()[NAME]) == str(project / "integrations" / NAME)
     assert noxfile.pins(NAME) == {"min": [f"{NAME}==1.0"], "latest": [NAME]}

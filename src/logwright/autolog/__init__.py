@@ -9,25 +9,42 @@ again with other options takes effect without re-patching.
 from __future__ import annotations
 
 import sys
-import types
 
 from logwright.autolog.integration import AutologConfig, Integration, ModulePatches, Patch
-from logwright.autolog.params import (
-    TRUNCATED,
-    estimator_tags,
-    is_rank_zero,
-    log_params,
-    param_text,
-    rank_zero_only,
-)
 from logwright.autolog.registry import registry
-from logwright.autolog.runs import RunBinding, add_run_end_hook, end_autolog_run, remove_run_end_hook
-from logwright.autolog.safety import guard, in_logging_call, logging_call, managed_run, report
+
+# The helpers integrations use are imported on first use (PEP 562), so that autolog()
+# in a fresh process imports only what enabling needs: name -> the module defining it.
+_LAZY = {
+    **dict.fromkeys(("guard", "in_logging_call", "logging_call", "managed_run", "report",
+                     "outside_logging_call"), "safety"),  # outside_logging_call: for the Optuna integration
+    **dict.fromkeys(("RunBinding", "add_run_end_hook", "end_autolog_run", "remove_run_end_hook"), "runs"),
+    **dict.fromkeys(("TRUNCATED", "estimator_tags", "is_rank_zero", "log_params", "param_text",
+                     "rank_zero_only"), "params"),
+}
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Iterable
     from typing import Any
+
+    from logwright.autolog.params import (
+        TRUNCATED,
+        estimator_tags,
+        is_rank_zero,
+        log_params,
+        param_text,
+        rank_zero_only,
+    )
+    from logwright.autolog.runs import RunBinding, add_run_end_hook, end_autolog_run, remove_run_end_hook
+    from logwright.autolog.safety import (  # outside_logging_call: for the Optuna integration
+        guard,
+        in_logging_call,
+        logging_call,
+        managed_run,
+        outside_logging_call,
+        report,
+    )
 
 __all__ = [
     "TRUNCATED",
@@ -46,6 +63,7 @@ __all__ = [
     "log_params",
     "logging_call",
     "managed_run",
+    "outside_logging_call",
     "param_text",
     "rank_zero_only",
     "registry",
@@ -99,7 +117,7 @@ def autolog(
     Raises:
         ValueError: an unknown integration name or option.
     """
-    names = set(registry.discover())
+    names = set(registry.names())
     only, skip = _names(only), _names(skip)
     for group in (only or (), skip or (), overrides):
         unknown = sorted(set(group) - names)
@@ -125,12 +143,23 @@ def autolog(
         registry.configure(name, {**common, **overrides.get(name, {})})
     states = {}
     for name in sorted(chosen):
-        if registry.get(name).config.get("disable"):
+        if registry.option(name, "disable"):
             registry.disable(name)
         else:
             registry.enable(name)
         states[name] = registry.state(name)
     return states
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'logwright.autolog' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"logwright.autolog.{module}"), name)
+    globals()[name] = value
+    return value
 
 
 def _names(value: Iterable[str] | str | None) -> list[str] | None:
@@ -139,7 +168,7 @@ def _names(value: Iterable[str] | str | None) -> list[str] | None:
     return [value] if isinstance(value, str) else list(value)
 
 
-class _CallableModule(types.ModuleType):
+class _CallableModule(type(sys)):  # types.ModuleType, without importing types
     """``logwright.autolog`` is both this package and the function: importing the package
     makes it the ``logwright.autolog`` attribute, so calling it must call :func:`autolog`."""
 

@@ -27,12 +27,13 @@ class EntryPoint:
         name: the entry point's name.
         value: ``"module:attr"`` (``attr`` may be dotted; extras are ignored).
         dist: the distribution folder it came from (or the distribution name).
+        path: the ``entry_points.txt`` it was read from ("" when importlib.metadata read it).
     """
 
-    __slots__ = ("name", "value", "dist")
+    __slots__ = ("name", "value", "dist", "path")
 
-    def __init__(self, name: str, value: str, dist: str = "") -> None:
-        self.name, self.value, self.dist = name, value, dist
+    def __init__(self, name: str, value: str, dist: str = "", path: str = "") -> None:
+        self.name, self.value, self.dist, self.path = name, value, dist, path
 
     @property
     def module(self) -> str:
@@ -102,13 +103,14 @@ def _scan(group: str) -> list[EntryPoint] | None:
             if key in seen:
                 continue
             seen.add(key)
+            path = os.path.join(folder, dist, "entry_points.txt")
             try:
-                with open(os.path.join(folder, dist, "entry_points.txt"), encoding="utf-8") as fh:
+                with open(path, encoding="utf-8") as fh:
                     text = fh.read()
             except OSError:
                 continue
             if f"[{group}]" in text:
-                found.extend(EntryPoint(n, v, dist) for n, v in _parse(text, group))
+                found.extend(EntryPoint(n, v, dist, path) for n, v in _parse(text, group))
     return found
 
 

@@ -11,8 +11,8 @@ which calls them once the module has executed. wrapt does all the hook work.
 
 from __future__ import annotations
 
+import _thread  # a lock without importing threading (autolog() stays cheap)
 import sys
-import threading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,7 +25,7 @@ class _DeferredHooks:
 
     def __init__(self) -> None:
         self.pending: dict[str, list[Callable[[Any], None]]] = {}
-        self.lock = threading.Lock()
+        self.lock = _thread.allocate_lock()
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
         """Hand an import of a trigger module over to wrapt's finder (None otherwise)."""

@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-import functools
-
 from logwright.lazylog import get_logger
 
 TYPE_CHECKING = False
@@ -93,6 +91,8 @@ def is_rank_zero() -> bool:
 
 def rank_zero_only(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Decorator: call ``fn`` on global rank zero only; elsewhere return None without calling it."""
+    import functools
+
 
     @functools.wraps(fn)
     def on_rank_zero(*args: Any, **kwargs: Any) -> Any:

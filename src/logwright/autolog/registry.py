@@ -10,11 +10,10 @@ its integration is ACTIVE, and reverted with the rest on disable.
 
 from __future__ import annotations
 
+import _thread  # threading's lock without importing threading (autolog() stays cheap)
 import sys
-import threading
-import warnings
 
-from logwright.autolog import discovery, hooks, safety
+from logwright.autolog import discovery, hooks
 from logwright.autolog.integration import COMMON_OPTIONS, Integration, ModulePatches, Patch
 from logwright.lazylog import get_logger
 
@@ -72,6 +71,12 @@ def installed_version(dist: str) -> str | None:
         return None
 
 
+def _report(integration: str, exc: BaseException) -> None:
+    from logwright.autolog.safety import report
+
+    report(integration, exc)
+
+
 class Registry:
     """The process's integrations and their states (resettable in tests).
 
@@ -82,8 +87,12 @@ class Registry:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
+        self.silenced: set[str] = set()  # integrations configured silent=True (read by safety.report)
         self._classes: dict[str, type[Integration]] | None = None
+        self._cached: dict[str, dict[str, Any]] | None = None  # scan_cache declarations ({}: a miss)
+        self._loaded: dict[str, type[Integration]] = {}  # classes loaded one by one through the cache
+        self._options: dict[str, dict[str, Any]] = {}  # configured options, also for classes not loaded
         self.integrations: dict[str, Integration] = {}
         self.states: dict[str, str] = {}
         self.failed: dict[str, str] = {}
@@ -96,22 +105,73 @@ class Registry:
     # -- discovery ------------------------------------------------------------------
 
     def discover(self) -> dict[str, type[Integration]]:
-        """Integration classes from the entry points (loaded once; no framework imported)."""
+        """Integration classes from the entry points (loaded once; no framework imported).
+
+        Loading them refreshes the declarations cache (:mod:`logwright.autolog.scan_cache`)
+        that lets :meth:`names` answer later processes without importing any of them.
+        """
         if self._classes is None:
+            from logwright.autolog import scan_cache
+
             found: dict[str, type[Integration]] = {}
+            described: dict[str, dict[str, Any]] = {}
             for ep in discovery.entry_points(GROUP):
                 try:
                     found[ep.name] = ep.load()
+                    described[ep.name] = scan_cache.describe(ep, found[ep.name])
                 except Exception as exc:  # noqa: BLE001 - a broken plugin must not break autolog
                     self.failed[ep.name] = f"{type(exc).__name__}: {exc}"
                     _logger.warning("logwright: integration %r failed to load: %s", ep.name, exc)
+            if not self.failed:  # a broken plugin is tried again by the next process
+                scan_cache.store(GROUP, described)
             self._classes = found
         return self._classes
+
+    def _declared(self) -> dict[str, dict[str, Any]] | None:
+        """The cached declarations, when the classes are not loaded and the cache is current."""
+        if self._classes is not None:
+            return None
+        if self._cached is None:
+            from logwright.autolog import scan_cache
+
+            self._cached = scan_cache.load(GROUP) or {}
+        return self._cached or None
+
+    def _class(self, name: str) -> type[Integration]:
+        """``name``'s class: from the loaded ones, else only its own entry point (from the cache)."""
+        declared = self._declared()
+        if declared is None or name not in declared:
+            return self.discover()[name]
+        cls = self._loaded.get(name)
+        if cls is None:
+            try:
+                cls = self._loaded[name] = discovery.EntryPoint(name, declared[name]["value"]).load()
+            except Exception:  # noqa: BLE001 - moved or broken since cached: load them all, reporting
+                self.clear_discovery()
+                return self.discover()[name]
+        return cls
+
+    def names(self) -> list[str]:
+        """Every integration's name, from the cache when it is current (nothing imported)."""
+        declared = self._declared()
+        return sorted(declared if declared is not None else self.discover())
+
+    def trigger(self, name: str) -> str:
+        """The module whose import enables ``name`` (its ``Integration.module``)."""
+        inst = self.integrations.get(name)
+        if inst is not None:
+            return inst.module
+        declared = self._declared()
+        if declared is not None and name in declared:
+            return declared[name]["module"]
+        return self._class(name).module
 
     def clear_discovery(self) -> None:
         """Forget the discovered classes so the next :meth:`discover` reads the entry points again."""
         with self._lock:
             self._classes = None
+            self._cached = None
+            self._loaded.clear()
             self.failed.clear()
 
     def add(self, cls: type[Integration]) -> None:
@@ -119,37 +179,57 @@ class Registry:
         self.discover()[cls.name] = cls
 
     def get(self, name: str) -> Integration:
-        """The integration instance called ``name`` (created on first use)."""
+        """The integration instance called ``name`` (created on first use, with its options)."""
         with self._lock:
             inst = self.integrations.get(name)
             if inst is None:
-                inst = self.integrations[name] = self.discover()[name]()
-                self.states[name] = DISABLED
+                inst = self.integrations[name] = self._class(name)()
+                if name in self._options:
+                    inst.config.options = {**COMMON_OPTIONS, **inst.defaults, **self._options[name]}
+                self.states.setdefault(name, DISABLED)
             return inst
 
     def state(self, name: str) -> str:
         """``name``'s state; DISABLED for one never enabled."""
         return self.states.get(name, DISABLED)
 
-    def check_options(self, name: str, options: dict[str, Any]) -> dict[str, Any]:
-        """``options`` over the integration's defaults; unknown knobs raise ValueError."""
-        inst = self.get(name)
-        known = {**COMMON_OPTIONS, **inst.defaults}
-        unknown = sorted(set(options) - set(known))
+    def option(self, name: str, option: str) -> Any:
+        """One option of ``name`` as configured (its default when never configured)."""
+        inst = self.integrations.get(name)
+        if inst is not None:
+            return inst.config.get(option)
+        if option in self._options.get(name, {}):
+            return self._options[name][option]
+        return COMMON_OPTIONS.get(option)
+
+    def _option_names(self, name: str) -> set[str]:
+        declared = self._declared()
+        if name not in self.integrations and declared is not None and name in declared:
+            return set(declared[name]["options"])
+        return set(self.get(name).defaults)
+
+    def check_options(self, name: str, options: dict[str, Any]) -> None:
+        """Raise ValueError for a knob that is neither a common option nor one of ``name``'s."""
+        known = set(COMMON_OPTIONS) | self._option_names(name)
+        unknown = sorted(set(options) - known)
         if unknown:
             raise ValueError(f"unknown autolog option(s) {unknown} for {name!r}; known: {sorted(known)}")
-        return {**known, **options}
 
-    def configure(self, name: str, options: dict[str, Any]) -> Integration:
-        """Replace an integration's options (defaults + ``options``); unknown knobs raise ValueError."""
-        merged = self.check_options(name, options)
-        inst = self.get(name)
-        inst.config.options = merged
-        if inst.config.options.get("silent"):
-            safety.silenced.add(name)
-        else:
-            safety.silenced.discard(name)
-        return inst
+    def configure(self, name: str, options: dict[str, Any]) -> None:
+        """Replace an integration's options (defaults + ``options``); unknown knobs raise ValueError.
+
+        An integration not loaded yet gets them when it is (:meth:`get`).
+        """
+        self.check_options(name, options)
+        with self._lock:
+            self._options[name] = dict(options)
+            inst = self.integrations.get(name)
+            if inst is not None:
+                inst.config.options = {**COMMON_OPTIONS, **inst.defaults, **options}
+            if options.get("silent"):
+                self.silenced.add(name)
+            else:
+                self.silenced.discard(name)
 
     # -- enabling -------------------------------------------------------------------
 
@@ -160,14 +240,14 @@ class Registry:
         mode) and leaves it DISABLED; it never escapes otherwise.
         """
         with self._lock:
-            inst = self.get(name)
-            if self.states[name] in (ACTIVE, PENDING):
+            if self.state(name) in (ACTIVE, PENDING):
                 return self.states[name]
-            if inst.module in sys.modules:
-                self._activate_reporting(inst)
+            module = self.trigger(name)
+            if module in sys.modules:
+                self._activate_reporting(self.get(name))
             else:
-                self.states[name] = PENDING
-                self._watch(inst.module)
+                self.states[name] = PENDING  # the integration's package is imported with the framework
+                self._watch(module)
             return self.states[name]
 
     def _watch(self, module: str) -> None:
@@ -188,9 +268,9 @@ class Registry:
 
     def _on_import(self, module: str) -> None:
         with self._lock:
-            for name, inst in list(self.integrations.items()):
-                if inst.module == module and self.states.get(name) == PENDING:
-                    self._activate_reporting(inst)
+            for name, state in list(self.states.items()):
+                if state == PENDING and self.trigger(name) == module:
+                    self._activate_reporting(self.get(name))
             for name, record in self._deferred.pop(module, ()):
                 if self.states.get(name) == ACTIVE:
                     self._place_reporting(name, record)
@@ -201,7 +281,7 @@ class Registry:
             try:
                 self._place(name, record)
             except Exception as exc:  # noqa: BLE001 - our (or the plugin's) bug: never the user's
-                safety.report(name, exc)
+                _report(name, exc)
         except Exception as exc:  # noqa: BLE001 - strict mode re-raised: still never break an import
             _logger.error("logwright %s: patching %s failed: %r", name, record.module, exc)
 
@@ -230,7 +310,7 @@ class Registry:
             self._activate(inst)
         except Exception as exc:  # noqa: BLE001 - our (or the plugin's) bug: never the user's
             self.states[inst.name] = DISABLED
-            safety.report(inst.name, exc)
+            _report(inst.name, exc)
 
     def _supported(self, inst: Integration) -> bool:
         dist, floor = parse_requirement(inst.requirement)
@@ -239,6 +319,8 @@ class Registry:
             return True  # imported from source: trust it
         if version_tuple(installed) < floor and not inst.config.get("allow_unsupported"):
             if inst.name not in self._warned_old and not inst.config.get("silent"):
+                import warnings
+
                 self._warned_old.add(inst.name)
                 warnings.warn(
                     f"logwright: {dist} {installed} is older than the supported {inst.requirement}; "
@@ -286,11 +368,11 @@ class Registry:
         with self._lock:
             if self.states.get(name, DISABLED) == DISABLED:
                 return
-            inst = self.integrations[name]
+            inst = self.integrations.get(name)
             was_active = self.states[name] == ACTIVE
             self.states[name] = DISABLED
             error: Exception | None = None
-            if was_active:
+            if was_active and inst is not None:
                 try:
                     inst.on_disable()
                 except Exception as exc:  # noqa: BLE001 - still revert the patches
@@ -302,7 +384,7 @@ class Registry:
                 for done in reversed(self._applied.pop(name)):
                     revert(done)
         if error is not None:
-            safety.report(name, error)
+            _report(name, error)
 
     def applied(self, name: str) -> list[Applied]:
         """The patches in place for ``name`` (empty unless ACTIVE)."""
@@ -310,14 +392,17 @@ class Registry:
 
     def reset(self) -> None:
         """Disable everything and forget instances and configs (tests); discovery stays cached."""
-        for name in list(self.integrations):
+        for name in list(self.states):
             self.disable(name)
         with self._lock:
             self.integrations.clear()
             self.states.clear()
+            self._options.clear()
             self._warned_old.clear()
+            self.silenced.clear()
+            from logwright.autolog import safety
+
             safety._warned.clear()
-            safety.silenced.clear()
 
 
 registry = Registry()

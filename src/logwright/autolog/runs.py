@@ -17,8 +17,6 @@ is buffered into it); :func:`end_autolog_run` ends a run autolog started.
 
 from __future__ import annotations
 
-import threading
-
 from logwright.lazylog import get_logger
 
 TYPE_CHECKING = False
@@ -83,6 +81,8 @@ class RunBinding:
         self.integration, self.config, self.on_end = integration, config, on_end
         self.run: Any = None
         self.started = False
+        import threading
+
         self._lock = threading.RLock()
         self._announced = False
 

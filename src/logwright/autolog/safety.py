@@ -4,7 +4,8 @@
   exceptions pass through untouched; an error in logwright's code is warned about
   once per (integration, call site) and swallowed (re-raised with LOGWRIGHT_STRICT=1).
 - :func:`guard`: the same for callback methods (decorator).
-- :func:`logging_call`: the re-entrancy guard; only the outermost patched call logs.
+- :func:`logging_call`: the re-entrancy guard; only the outermost patched call logs
+  (:func:`outside_logging_call` lets user code called back from inside it log again).
 - :func:`managed_run`: a run autolog starts ends with the call (FAILED if it raised).
 """
 
@@ -16,6 +17,7 @@ import functools
 import warnings
 
 from logwright import config as _config
+from logwright.autolog.registry import registry
 from logwright.lazylog import get_logger
 
 TYPE_CHECKING = False
@@ -28,7 +30,7 @@ _logger = get_logger(__name__)
 _inside: contextvars.ContextVar[str | None] = contextvars.ContextVar("logwright_inside", default=None)
 _warned: set[tuple[str, str]] = set()
 errors: dict[str, int] = {}
-silenced: set[str] = set()  # integrations configured with silent=True (kept by the registry)
+silenced: set[str] = registry.silenced  # integrations configured with silent=True
 
 
 class OriginalFailed(BaseException):  # noqa: N818 - not an error of its own
@@ -88,6 +90,21 @@ def in_logging_call() -> bool:
 def logging_call(integration: str) -> Iterator[None]:
     """Mark the outermost autologged call; nested patched calls take the plain path."""
     token = _inside.set(integration)
+    try:
+        yield
+    finally:
+        _inside.reset(token)
+
+
+@contextlib.contextmanager
+def outside_logging_call() -> Iterator[None]:
+    """Run user code that an autologged call calls back as top-level code (undoes the marker).
+
+    Added for the Optuna integration (issue 21 item 7): inside a study's ``optimize``
+    (an autologged call) each trial runs the user's objective, whose own autologged calls
+    (a scikit-learn fit) must log, into that trial's run. The marker comes back on exit.
+    """
+    token = _inside.set(None)
     try:
         yield
     finally:
