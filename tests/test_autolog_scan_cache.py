@@ -97,3 +97,19 @@ def test_an_edited_integration_or_a_changed_environment_is_read_again(env):
                           env=env["environ"], capture_output=True, text=True, timeout=120, cwd=env["cwd"])
     assert gone.returncode == 0, gone.stderr[-3000:]
     assert "cachedplug" not in gone.stdout and "sklearn" in gone.stdout
+
+
+def test_the_cache_folder_keeps_only_the_newest_files(tmp_path, monkeypatch):
+    from logwright.autolog import scan_cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = tmp_path / "logwright"
+    folder.mkdir()
+    for i in range(scan_cache.KEEP + 5):
+        old = folder / f"autolog-{i:016x}.marshal"
+        old.write_bytes(b"")
+        os.utime(old, ns=(i * 10**9, i * 10**9))
+    scan_cache.store("some.group", {})
+    kept = sorted(p.name for p in folder.glob("autolog-*.marshal"))
+    assert len(kept) == scan_cache.KEEP and f"autolog-{0:016x}.marshal" not in kept
+    assert scan_cache.load("some.group") == {}

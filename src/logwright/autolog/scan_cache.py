@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
 FORMAT = 1
+KEEP = 32  # cache files kept: a new sys.path (another script folder) makes another
 
 
 def _folder() -> str:
@@ -83,8 +84,22 @@ def store(group: str, entries: dict[str, dict[str, Any]]) -> None:
         with open(temp, "wb") as fh:
             marshal.dump((key, entries), fh)
         os.replace(temp, path)
+        _prune(os.path.dirname(path))
     except Exception:  # noqa: BLE001 - the cache only saves time
         return
+
+
+def _prune(folder: str) -> None:
+    """Keep the ``KEEP`` most recently written files (one per environment and script folder)."""
+    names = [n for n in os.listdir(folder) if n.startswith("autolog-") and n.endswith(".marshal")]
+    if len(names) <= KEEP:
+        return
+    paths = sorted((os.path.join(folder, n) for n in names), key=_mtime, reverse=True)
+    for old in paths[KEEP:]:
+        try:
+            os.remove(old)
+        except OSError:
+            pass
 
 
 def describe(ep: Any, cls: Any) -> dict[str, Any]:
