@@ -103,11 +103,16 @@ def fill_mlflow(uri: str, workdir: str) -> dict[str, str]:
 
 
 def _log_model() -> None:
-    """An MLflow 3 logged model (its files live outside the run's artifacts)."""
+    """An MLflow 3 logged model (its files live outside the run's artifacts), registered as ``churn`` v1."""
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
-    mlflow.sklearn.log_model(model, name="clf", pip_requirements=["scikit-learn"])
+    info = mlflow.sklearn.log_model(model, name="clf", pip_requirements=["scikit-learn"])
+    client = MlflowClient()
+    client.create_registered_model("churn", tags={"team": "vision"}, description="churn classifier")
+    version = client.create_model_version("churn", info.model_uri, info.run_id, tags={"stage": "prod"},
+                                          description="first", model_id=info.model_id)
+    client.set_registered_model_alias("churn", "champion", version.version)
 
 
 def _langchain_trace() -> None:

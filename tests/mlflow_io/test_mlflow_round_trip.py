@@ -40,6 +40,10 @@ def test_import_keeps_every_field_and_a_second_import_adds_nothing(mlio, mlflow_
     assert len(sweep["metrics"]["loss"]) == 1000 and sweep["description"] == "an lr sweep"
     files = ours["runs"][("vision", "sweep")]["artifacts"]  # the MLflow 3 logged model came along
     assert b"sklearn" in files["mlflow-models/clf/MLmodel"] and "mlflow-models/clf/requirements.txt" in files
+    model, version = store.get_registered_model("churn"), store.get_model_version("churn", 1)  # the registry too
+    assert (model.description, model.tags, model.aliases) == ("churn classifier", {"team": "vision"}, {"champion": 1})
+    assert (version.source, version.run_id) == (f"runs:/{ids['sweep']}/mlflow-models/clf", ids["sweep"])
+    assert (version.tags, version.description) == ({"stage": "prod"}, "first")
     assert ours["runs"][("vision", "trial-1-fold-0")]["parent"] == "trial-1"
     assert ours["runs"][("vision", "doomed")]["lifecycle"] == "deleted"
     kinds = {s["name"]: s["type"] for t in ours["traces"].values() for s in t["spans"]}

@@ -27,6 +27,8 @@ from typing import Any
 from logwright.entities import (
     Dataset,
     Experiment,
+    ModelVersion,
+    RegisteredModel,
     Run,
     RunData,
     RunInfo,
@@ -155,6 +157,21 @@ def span(tid: str, s: Any) -> Span:
     events = tuple(SpanEvent(e.name, e.timestamp, dict(e.attributes or {})) for e in s.events)
     return Span(tid, s.span_id, s.parent_id, s.name, kind, s.start_time_ns, s.end_time_ns,
                 getattr(status, "value", status), s.status.description or None, attrs, s.inputs, s.outputs, events)
+
+
+def registered_model(m: Any) -> RegisteredModel:
+    """An MLflow registered model as logwright's (aliases -> version numbers)."""
+    latest = [int(v.version) for v in m.latest_versions or ()]
+    return RegisteredModel(m.name, m.description or None, dict(m.tags), {a: int(v) for a, v in m.aliases.items()},
+                           max(latest) if latest else None, m.creation_timestamp or 0, m.last_updated_timestamp or 0)
+
+
+def model_version(v: Any, run_id: str | None, artifact_path: str | None) -> ModelVersion:
+    """An MLflow model version as logwright's, made from ``runs:/<run_id>/<artifact_path>`` when both are known."""
+    source = f"runs:/{run_id}/{artifact_path}" if run_id and artifact_path else v.source
+    return ModelVersion(v.name, int(v.version), source, run_id, artifact_path, None, None, tuple(v.aliases or ()),
+                        dict(v.tags), v.description or None, "READY", v.creation_timestamp or 0,
+                        v.last_updated_timestamp or 0)
 
 
 # -- logwright -> MLflow ------------------------------------------------------------------------

@@ -79,6 +79,24 @@ def logged_models(client: Any, experiment_id: str) -> dict[str, list[Any]]:
             return by_run
 
 
+def model_folders(models: list[Any]) -> dict[str, Any]:
+    """``mlflow-models/<name>/`` (``<name>-<model id>`` where a run logged the name twice) -> logged model."""
+    names = [m.name for m in models]
+    return {f"{MODELS}/{m.name if names.count(m.name) == 1 else f'{m.name}-{m.model_id}'}/": m for m in models}
+
+
+def _pages(search: Any) -> list[Any]:
+    """Every result of an MLflow search taking a page token."""
+    out: list[Any] = []
+    token = None
+    while True:
+        page = search(token)
+        out += page
+        token = page.token
+        if not token:
+            return out
+
+
 class MlflowArtifacts:
     """One MLflow run's artifacts, as the copier uses an artifact repository.
 
@@ -91,9 +109,7 @@ class MlflowArtifacts:
 
     def __init__(self, client: Any, run_id: str, models: list[Any] | None = None) -> None:
         self.client, self.run_id = client, run_id
-        names = [m.name for m in models or ()]
-        self.models = {f"{MODELS}/{m.name if names.count(m.name) == 1 else f'{m.name}-{m.model_id}'}/": m
-                       for m in models or ()}
+        self.models = model_folders(models or [])
 
     def walk(self) -> list[FileInfo]:
         """Every file of the run (and of its logged models), paths relative to its artifact root."""
@@ -200,6 +216,37 @@ class MlflowSource:
         if experiment_id not in self._logged:
             self._logged[experiment_id] = logged_models(self.client, experiment_id)
         return self._logged[experiment_id]
+
+    # -- the model registry (read by store/copy_registry.py) ---------------------------------------
+
+    def search_registered_models(self, filter_string: str | None = None, max_results: int = 1000) -> list[Any]:
+        """Every registered model of MLflow's registry (prompts left out), as logwright's."""
+        found = _pages(lambda token: self.client.search_registered_models(None, 1000, page_token=token))
+        return [convert.registered_model(m) for m in found if not getattr(m, "_is_prompt", lambda: False)()]
+
+    def search_model_versions(self, filter_string: str | None = None, max_results: int = 1000) -> list[Any]:
+        """Versions matching an MLflow registry filter (``name = '...'``), pointing at the imported runs."""
+        found = _pages(lambda token: self.client.search_model_versions(filter_string, 10_000, page_token=token))
+        return [self._version(v) for v in found]
+
+    def _version(self, v: Any) -> Any:
+        """A version whose source is a logged model or ``runs:/`` path, as ``runs:/<our run id>/<path>``."""
+        path = None
+        run = v.run_id
+        source = v.source or ""
+        model_id = v.model_id or (source[len("models:/"):].split("/")[0] if source.startswith("models:/m-") else None)
+        if model_id:
+            try:
+                model = self.client.get_logged_model(model_id)
+            except Exception:  # noqa: BLE001 - a version of a model gone from MLflow: keep its source
+                model = None
+            if model is not None and model.source_run_id:
+                run = model.source_run_id
+                folders = model_folders(self._models(model.experiment_id).get(run, []))
+                path = next((p.rstrip("/") for p, m in folders.items() if m.model_id == model_id), None)
+        elif source.startswith("runs:/") and source.count("/") >= 2:
+            run, path = source[len("runs:/"):].split("/", 1)
+        return convert.model_version(v, self._our_id(run), path)
 
     def _trace_infos(self, experiment_id: str) -> list[Any]:
         if experiment_id not in self._traces:
