@@ -129,7 +129,7 @@ def _toggle(tracker: str):
 
 def per_iteration_us(calls: int = 20_000) -> float:
     """Microseconds per ``after_iteration`` of logwright's callback (one metric, one write)."""
-    from logwright_xgboost._callback import LogwrightXGBoostCallback
+    from logwright_xgboost import LogwrightXGBoostCallback
 
     import logwright
 

@@ -82,7 +82,7 @@ def test_every_name_of_train_is_patched_and_restored():
 
 
 def test_bug_in_the_callback_never_changes_training(tmp_store, monkeypatch):
-    from logwright_xgboost._callback import LogwrightXGBoostCallback
+    from logwright_xgboost import LogwrightXGBoostCallback
 
     X, y = _data()
     d = xgb.DMatrix(X, y)
