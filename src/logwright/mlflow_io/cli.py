@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from logwright.store.copy import Counts, interrupted
+from logwright.store.copy import Counts
+from logwright.store.copy_cli import interrupted
 
 
 def _common(p: argparse.ArgumentParser, store_flag: str, store_help: str) -> None:
