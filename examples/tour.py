@@ -94,6 +94,7 @@ SECTIONS = [
     ("scikit-learn autolog: Pipeline + GridSearchCV, post-training metrics, model", example("sklearn_quickstart.py")),
     ("Model registry: register the scikit-learn model, alias it champion, load it by alias", model_registry),
     ("XGBoost autolog: per-iteration metrics, early stopping, importance, model", example("xgboost_quickstart.py")),
+    ("Optuna autolog: a study run, a child run per trial, the fits inside logged there", example("optuna_study.py")),
     ("PyTorch autolog of a plain training loop", example("torch_loop.py")),
     ("Lightning autolog: logger + callback attached to the Trainer", example("lightning_quickstart.py")),
     ("LangChain traces: RAG chain and a tool-calling step", example("langchain_rag.py")),
