@@ -22,8 +22,13 @@ def client(tmp_store):
     return logwright.Client()
 
 
-def study_runs(client):
-    """(the study's run, {trial number: trial run}) from the store."""
+@pytest.fixture
+def study_runs():
+    """``study_runs(client)`` -> (the study's run, {trial number: trial run}), read from the store."""
+    return _study_runs
+
+
+def _study_runs(client):
     runs = client.search_runs(None, max_results=None)
     (parent,) = [r for r in runs if r.info.parent_run_id is None]
     trials = {int(r.data.tags["optuna.trial.number"]): r for r in runs if r.info.parent_run_id is not None}

@@ -6,8 +6,6 @@ import pytest
 
 import logwright
 
-from .conftest import study_runs
-
 optuna = pytest.importorskip("optuna")
 pytest.importorskip("sklearn")
 
@@ -20,7 +18,7 @@ def data():
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
-def test_a_sklearn_fit_in_the_objective_logs_into_the_trials_run(client, data, n_jobs):
+def test_a_sklearn_fit_in_the_objective_logs_into_the_trials_run(client, data, n_jobs, study_runs):
     from sklearn.linear_model import LogisticRegression
 
     logwright.autolog(only=["optuna", "sklearn"], log_models=False, log_datasets=False)
@@ -42,7 +40,7 @@ def test_a_sklearn_fit_in_the_objective_logs_into_the_trials_run(client, data, n
     assert "estimator_name" not in parent.data.tags
 
 
-def test_reports_from_inside_another_autologged_call_are_on_the_curve(client):
+def test_reports_from_inside_another_autologged_call_are_on_the_curve(client, study_runs):
     """A pruning callback reports from inside xgboost.train (as optuna-integration's does)."""
     xgb = pytest.importorskip("xgboost")
     import numpy as np

@@ -9,12 +9,10 @@ import pytest
 
 import logwright
 
-from .conftest import study_runs
-
 optuna = pytest.importorskip("optuna")
 
 
-def test_n_jobs_2_trials_are_neither_lost_nor_mixed_up(client):
+def test_n_jobs_2_trials_are_neither_lost_nor_mixed_up(client, study_runs):
     threads = set()
 
     def objective(trial):
@@ -42,7 +40,7 @@ def test_n_jobs_2_trials_are_neither_lost_nor_mixed_up(client):
     assert logwright.active_run() is None
 
 
-def test_n_jobs_2_with_a_failure_reaches_the_user_and_leaves_no_run_running(client):
+def test_n_jobs_2_with_a_failure_reaches_the_user_and_leaves_no_run_running(client, study_runs):
     def objective(trial):
         x = trial.suggest_int("x", 0, 100)
         time.sleep(0.01)
@@ -61,7 +59,7 @@ def test_n_jobs_2_with_a_failure_reaches_the_user_and_leaves_no_run_running(clie
     assert {n: r.data.tags["optuna.trial.state"] for n, r in trials.items()} == states
 
 
-def test_multi_objective_values_and_pareto_front(client):
+def test_multi_objective_values_and_pareto_front(client, study_runs):
     def objective(trial):
         x = trial.suggest_float("x", 0, 1)
         return x, (1 - x) ** 2
@@ -79,7 +77,7 @@ def test_multi_objective_values_and_pareto_front(client):
     assert parent.data.metrics["n_best_trials"] == len(front)
 
 
-def test_multi_objective_metric_names_are_the_studys(client):
+def test_multi_objective_metric_names_are_the_studys(client, study_runs):
     study = optuna.create_study(directions=["minimize", "minimize"])
     study.set_metric_names(["loss", "latency"])
     study.optimize(lambda t: (t.suggest_float("x", 0, 1), 2.0), n_trials=2)

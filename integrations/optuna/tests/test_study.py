@@ -9,8 +9,6 @@ import pytest
 import logwright
 from logwright.testing.contract import check_contract
 
-from .conftest import study_runs
-
 optuna = pytest.importorskip("optuna")
 
 
@@ -33,7 +31,7 @@ def test_contract(tmp_store):
     )
 
 
-def test_study_is_a_parent_run_and_each_trial_a_child_with_params_and_value(client):
+def test_study_is_a_parent_run_and_each_trial_a_child_with_params_and_value(client, study_runs):
     study = seeded(study_name="quad", direction="minimize")
     assert study.optimize(quadratic, n_trials=4) is None
     parent, trials = study_runs(client)
@@ -57,7 +55,7 @@ def test_study_is_a_parent_run_and_each_trial_a_child_with_params_and_value(clie
     assert parent.data.metrics["n_trials_complete"] == 4
 
 
-def test_best_value_curve_follows_the_study(client):
+def test_best_value_curve_follows_the_study(client, study_runs):
     study = seeded(direction="maximize")
     study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=6)
     parent, _ = study_runs(client)
@@ -68,7 +66,7 @@ def test_best_value_curve_follows_the_study(client):
     assert best == [max(values[: i + 1]) for i in range(6)]
 
 
-def test_intermediate_values_are_a_curve_by_step_and_pruned_trials_say_so(client):
+def test_intermediate_values_are_a_curve_by_step_and_pruned_trials_say_so(client, study_runs):
     def objective(trial):
         x = trial.suggest_float("x", 0, 1)
         for step in range(3):
@@ -90,7 +88,7 @@ def test_intermediate_values_are_a_curve_by_step_and_pruned_trials_say_so(client
     assert pruned.data.metrics["value"] == study.trials[1].value == study.trials[1].intermediate_values[1]
 
 
-def test_failed_trials_caught_by_optuna_and_invalid_values(client):
+def test_failed_trials_caught_by_optuna_and_invalid_values(client, study_runs):
     def objective(trial):
         x = trial.suggest_int("x", 0, 3)
         if trial.number == 0:
@@ -110,7 +108,7 @@ def test_failed_trials_caught_by_optuna_and_invalid_values(client):
     assert parent.info.status == "FINISHED" and parent.data.metrics["n_trials_failed"] == 2
 
 
-def test_an_uncaught_error_reaches_the_user_and_fails_trial_and_study(client):
+def test_an_uncaught_error_reaches_the_user_and_fails_trial_and_study(client, study_runs):
     def objective(trial):
         trial.suggest_float("x", 0, 1)
         if trial.number == 1:
@@ -153,7 +151,7 @@ def test_results_and_callbacks_are_unchanged(client):
     assert logged.best_params == plain.best_params and logged.user_attrs == plain.user_attrs
 
 
-def test_inside_a_users_run_trials_are_its_children(client):
+def test_inside_a_users_run_trials_are_its_children(client, study_runs):
     with logwright.start_run(run_name="mine") as mine:
         seeded(study_name="inner").optimize(quadratic, n_trials=2)
     parent, trials = study_runs(client)
@@ -161,7 +159,7 @@ def test_inside_a_users_run_trials_are_its_children(client):
     assert all(r.info.parent_run_id == mine.info.run_id for r in trials.values())
 
 
-def test_the_trials_user_attrs_are_tags(client):
+def test_the_trials_user_attrs_are_tags(client, study_runs):
     def objective(trial):
         trial.set_user_attr("note", "hello")
         return trial.suggest_float("x", 0, 1)
@@ -181,7 +179,7 @@ def test_second_optimize_call_is_a_second_run_that_knows_the_earlier_best(client
     assert latest.data.metrics["best_value"] == study.best_value
 
 
-def test_the_callback_by_hand_logs_each_trial_after_the_fact(client):
+def test_the_callback_by_hand_logs_each_trial_after_the_fact(client, study_runs):
     from logwright_optuna import LogwrightOptunaCallback
 
     logwright.autolog(disable=True)
