@@ -25,6 +25,7 @@ FACADES = ("logwright.autolog", "logwright.tracing")  # import these packages' n
 # (a stale entry is reported as a warning, so fixing one never breaks the suite).
 ALLOWED: set[str] = {
     "lightning: logwright_lightning/__init__.py: logwright.autolog.patching",
+    "lightning: logwright_lightning/_binding.py: fluent._experiment_id",
     "lightning: logwright_lightning/_callback.py: fluent._experiment_id",
     "lightning: logwright_lightning/_callback.py: fluent._tracking_uri",
     "torch: logwright_torch/__init__.py: fluent._before_end",
@@ -95,7 +96,19 @@ def _violations(path: str) -> list[str]:
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound:
             if node.attr.startswith("_") and not node.attr.startswith("__"):
                 found.append(f"{node.value.id}.{node.attr}")
+        elif _private_getattr(node, bound):  # getattr(fluent, "_name", ...) reads a private name too
+            found.append(f"{node.args[0].id}.{node.args[1].value}")
     return sorted(set(found))
+
+
+def _private_getattr(node: ast.AST, bound: set[str]) -> bool:
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "setattr")):
+        return False
+    if len(node.args) < 2 or not isinstance(node.args[0], ast.Name) or node.args[0].id not in bound:
+        return False
+    name = node.args[1]
+    return isinstance(name, ast.Constant) and isinstance(name.value, str) and name.value.startswith("_") \
+        and not name.value.startswith("__")
 
 
 def offenders() -> set[str]:
@@ -122,13 +135,14 @@ def test_the_checker_sees_private_names(tmp_path):
         "from logwright_torch._steps import StepLogger\n"
         "import logwright.autolog.safety as safety\n"
         "def f():\n    fluent._end(None, 'FINISHED')\n    fluent.active_run()\n    return safety._inside\n"
+        "def g():\n    return getattr(fluent, '_experiment_id', None), getattr(fluent, 'active_run')\n"
     )
     global ROOT
     saved, ROOT = ROOT, str(tmp_path)
     try:
         assert _violations(str(sample)) == sorted({
             "logwright.autolog.patching", "logwright.tracing.context._current_span", "logwright_torch._steps",
-            "logwright.autolog.safety", "fluent._end", "safety._inside",
+            "logwright.autolog.safety", "fluent._end", "safety._inside", "fluent._experiment_id",
         })
     finally:
         ROOT = saved
