@@ -95,9 +95,9 @@ class LogwrightOptunaCallback:
         """Start the trial's run, active in this thread (None when that failed)."""
         tags = {"logwright.autolog": NAME, **self.extra_tags,
                 "optuna.study_name": study.study_name, "optuna.trial.number": str(trial.number)}
-        parent_id = self.parent.info.run_id if self.parent is not None else None
-        run = logwright.start_run(run_name=f"trial-{trial.number}", nested=True, parent_run_id=parent_id,
-                                  tags=tags, log_system_metrics=False)
+        parent = self.parent.info if self.parent is not None else None
+        run = logwright.start_run(run_name=f"trial-{trial.number}", nested=True, tags=tags, log_system_metrics=False,
+                                  parent_run_id=parent and parent.run_id, experiment_id=parent and parent.experiment_id)
         run.owned_by_autolog = True
         log = _TrialLog(run)
         with self._lock:

@@ -159,6 +159,14 @@ def test_inside_a_users_run_trials_are_its_children(client, study_runs):
     assert all(r.info.parent_run_id == mine.info.run_id for r in trials.values())
 
 
+def test_trials_go_to_the_experiment_of_the_users_run(client, study_runs):
+    elsewhere = client.create_experiment("elsewhere")
+    with logwright.start_run(experiment_id=elsewhere) as mine:
+        seeded().optimize(quadratic, n_trials=2)
+    _, trials = study_runs(client)
+    assert {r.info.experiment_id for r in trials.values()} == {elsewhere} == {mine.info.experiment_id}
+
+
 def test_the_trials_user_attrs_are_tags(client, study_runs):
     def objective(trial):
         trial.set_user_attr("note", "hello")
