@@ -109,8 +109,8 @@ class HttpStore(QueuedWritesMixin):
 
     def _refuse_writes(self) -> None:
         if self.read_only:
-            raise StoreError(f"tracking server {self.location} gives this token read access only: "
-                             "it can read runs, not log them")
+            raise StoreError(f"tracking server {self.location} is read-only for this client (a read-only "
+                             "token, or a server started with --read-only): runs can be read, not logged")
 
     # -- queued writes: the writer's commit -------------------------------------------
 
@@ -126,12 +126,14 @@ class HttpStore(QueuedWritesMixin):
         if not self.journal.active():
             try:
                 self._post_batch(body)
+                self._sent = None  # done: a later batch may get this one's id, never its seq
                 return
             except ServerUnreachable as exc:
                 _logger.warning("logwright: cannot reach tracking server %s (%s); batches are kept in %s and "
                                 "sent in order when it answers", self.location, exc, self.journal.folder)
                 self.journal.failing = str(exc)
         self.journal.append(seq, len(batch), body)
+        self._sent = None
 
     def _post_batch(self, body: bytes) -> None:
         status, data = self.transport.request(

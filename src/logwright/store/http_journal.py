@@ -178,6 +178,11 @@ class Journal:
                 self._send(body)
             except FileNotFoundError:
                 pass  # delivered by an earlier try whose answer came late
+            except ValueError as exc:  # the server refused it as malformed: retrying cannot help
+                _logger.warning("logwright: tracking server %s refused a spooled batch (%s); it is kept as %s",
+                                self.url, exc, path + ".refused")
+                with contextlib.suppress(OSError):
+                    os.replace(path, path + ".refused")
             except Exception as exc:  # noqa: BLE001 - the server is still away: wait and retry
                 if self.failing is None:
                     self.failing = str(exc)

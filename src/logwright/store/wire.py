@@ -71,8 +71,8 @@ def encode(obj: Any) -> Any:
         return {"__t": "dict", "v": [[encode(k), encode(v)] for k, v in obj.items()]}
     if isinstance(obj, tuple):
         name = type(obj).__name__
-        if hasattr(obj, "_fields") and name in _TYPES:
-            return {"__t": name, "v": [encode(x) for x in obj]}
+        if hasattr(obj, "_fields") and name in _TYPES:  # by field name: an order change stays compatible
+            return {"__t": name, "v": {k: encode(v) for k, v in zip(obj._fields, obj, strict=True)}}
         return {"__t": "tuple", "v": [encode(x) for x in obj]}
     if isinstance(obj, (bytes, bytearray, memoryview)):
         return {"__t": "bytes", "v": base64.b64encode(bytes(obj)).decode("ascii")}
