@@ -67,6 +67,7 @@ class LogwrightOptunaCallback:
         self.counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
         self.best: tuple[float, int] | None = None
         self.minimize: bool | None = None
+        self._seeded = False
         self._open: dict[int, _TrialLog] = {}
         self.after_the_fact = True  # a trial without a run gets one when told (False: autolog's objective wrapper runs)
         self._lock = threading.Lock()
@@ -74,12 +75,17 @@ class LogwrightOptunaCallback:
             self._seed_best(study)
 
     @guard(NAME)
-    def _seed_best(self, study: Any) -> None:
+    def _seed_best(self, study: Any, exclude: int | None = None) -> None:
+        """The direction, and the best of the trials complete so far (an earlier optimize's count)."""
+        self._seeded = True
         found = _records.directions(study)
         self.minimize = found[0] == "minimize" if len(found) == 1 else None
-        if self.minimize is not None and any(t.state.name == "COMPLETE" for t in study.get_trials(deepcopy=False)):
-            best = study.best_trial  # an earlier optimize call's best still counts
-            self.best = (float(best.value), best.number)
+        if self.minimize is None:
+            return
+        for t in study.get_trials(deepcopy=False):
+            if t.state.name == "COMPLETE" and t.number != exclude and _records.is_better(
+                    self.minimize, t.value, None if self.best is None else self.best[0]):
+                self.best = (float(t.value), t.number)
 
     @guard(NAME)
     def start_study(self, study: Any, arguments: dict[str, Any]) -> None:
@@ -112,8 +118,8 @@ class LogwrightOptunaCallback:
         if log is None:  # by hand (no objective wrapper); else it raised and its run has ended
             if not self.after_the_fact:
                 return
-            if self.minimize is None and self.best is None:
-                self._seed_best(study)
+            if not self._seeded:
+                self._seed_best(study, exclude=frozen.number)
             log = self.start_trial(study, frozen)
             if log is None:
                 return
@@ -189,10 +195,10 @@ class LogwrightOptunaCallback:
             by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
             for number, log in left.items():
                 trial = by_number.get(number)
-                state = trial.state.name if trial is not None else "FAIL"
                 if trial is None:
                     end_autolog_run(log.run, "KILLED")
                     continue
+                state = trial.state.name  # RUNNING: the objective never returned (SystemExit, say)
                 self._finish(study, log, trial, state, trial.values, _now(trial.datetime_complete), None,
                              killed=state not in _records.STATE_STATUS)
         if self.parent is None:

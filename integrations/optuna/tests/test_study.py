@@ -205,3 +205,20 @@ def test_the_callback_by_hand_logs_each_trial_after_the_fact(client, study_runs)
     assert trials[1].data.metrics["value"] == study.trials[1].value
     assert trials[1].data.metrics["intermediate_value"] == study.trials[1].value
     assert parent.data.metrics["best_value"] == study.best_value
+    assert parent.data.tags["best_trial_run_id"] == trials[study.best_trial.number].info.run_id
+
+
+def test_ctrl_c_in_a_trial_reaches_the_user_and_marks_both_runs_killed(client, study_runs):
+    def objective(trial):
+        trial.suggest_float("x", 0, 1)
+        if trial.number == 1:
+            raise KeyboardInterrupt
+        return 1.0
+
+    study = seeded()
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(objective, n_trials=3)
+    parent, trials = study_runs(client)
+    assert parent.info.status == "KILLED" and sorted(trials) == [0, 1]
+    assert trials[1].info.status == "KILLED" and trials[1].data.tags["optuna.trial.state"] == "FAIL"
+    assert study.trials[1].state.name == "FAIL"
