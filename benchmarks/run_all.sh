@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 mkdir -p benchmarks/results/raw
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 unset PYTHONDONTWRITEBYTECODE
-names=${*:-"core autolog tracing sklearn xgboost torch lightning langchain dspy ui"}
+names=${*:-"core autolog tracing sklearn xgboost torch lightning langchain dspy optuna ui"}
 for name in $names; do
   for tracker in none logwright mlflow; do
     py=.venv/bin/python
@@ -18,6 +18,7 @@ for name in $names; do
       tracing-mlflow) extra="--traces 300 --repeat 1" ;;
       langchain-mlflow|dspy-mlflow) extra="--rounds 1" ;;
       xgboost-mlflow) extra="--repeats 3" ;;
+      optuna-mlflow) extra="--trials 20 --blocks 3" ;;
       ui-mlflow) extra="--runs 2000 --points 100000 --repeat 3" ;;
     esac
     out=benchmarks/results/raw/$name-$tracker.txt
