@@ -112,7 +112,7 @@ def decode(obj: Any) -> Any:
     if isinstance(value, list):
         return cls(*(decode(x) for x in value))
     fields = {k: decode(v) for k, v in value.items()}
-    for f in dataclasses.fields(cls):  # tuples travel as lists inside dataclasses
+    for f in dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else ():  # tuples travel as lists
         if isinstance(fields.get(f.name), list) and "tuple" in str(f.type):
             fields[f.name] = tuple(fields[f.name])
     return cls(**fields)
