@@ -141,6 +141,9 @@ def test_exported_runs_carry_mlflows_system_tags(mlio, tmp_path, capsys, monkeyp
         lw.log_metric("m", 1.0)
         with lw.start_run(run_name="inner", nested=True) as inner:
             lw.log_param("k", "v")
+            with lw.start_span("ask", kind="LLM", inputs={"q": "why"}) as span:
+                span.set_attribute("gen_ai.usage.input_tokens", 5)
+                span.set_outputs("because")
     lw.flush()
     fluent._reset_for_tests()
     dst = str(tmp_path / "mlruns")  # a folder: MLflow's file store
@@ -153,6 +156,11 @@ def test_exported_runs_carry_mlflows_system_tags(mlio, tmp_path, capsys, monkeyp
     assert runs["inner"].data.tags["mlflow.parentRunId"] == runs["outer"].info.run_id
     assert runs["outer"].data.tags["logwright.run_id"] == outer.info.run_id
     assert runs["inner"].data.params == {"k": "v"} and runs["inner"].data.tags["logwright.run_id"] == inner.info.run_id
+    (trace,) = mlio.TracingClient(f"file://{dst}").search_traces(locations=[exp.experiment_id])  # spans as a file
+    (span,) = trace.data.spans
+    assert (span.name, span.span_type, span.inputs, span.outputs) == ("ask", "LLM", {"q": "why"}, "because")
+    assert span.attributes["mlflow.chat.tokenUsage"] == {"input_tokens": 5}
+    assert trace.info.trace_metadata["mlflow.sourceRun"] == runs["inner"].info.run_id
 
 
 def test_import_from_and_export_to_an_mlflow_server(mlio, mlflow_server, tmp_path, capsys, monkeypatch):
