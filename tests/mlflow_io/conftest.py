@@ -7,9 +7,11 @@ have (it would change the versions the rest of the suite runs on): .ci/run build
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -316,7 +318,7 @@ def mlflow_server(tmp_path_factory) -> Iterator[str]:
     proc = subprocess.Popen([mlflow_cli, "server", "--backend-store-uri", f"sqlite:///{folder / 'server.db'}",
                              "--artifacts-destination", str(folder / "artifacts"), "--host", "127.0.0.1",
                              "--port", str(port), "--workers", "1"], stdout=log, stderr=subprocess.STDOUT,
-                            cwd=folder)
+                            cwd=folder, start_new_session=True)  # its own group: its job runners end with it
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -329,8 +331,13 @@ def mlflow_server(tmp_path_factory) -> Iterator[str]:
                 time.sleep(0.5)
         yield url
     finally:
-        proc.terminate()
-        proc.wait(30)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
         log.close()
 
 
