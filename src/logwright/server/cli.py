@@ -93,20 +93,34 @@ def ui_command(args: argparse.Namespace) -> int:
         return 2
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
     server = uvicorn.Server(config)
-    host = f"[{args.host}]" if ":" in args.host else args.host
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"logwright ui: listening on {args.host}, reachable from other machines; "
               "the UI has no authentication", file=sys.stderr)
-    try:
-        sock = _bind(args.host, args.port)
-    except OSError as exc:
-        print(f"logwright ui: cannot listen on {host}:{args.port} ({exc.strerror or exc}); "
-              "try another --port, or --port 0 for a free one", file=sys.stderr)
+    bound = listen("ui", args.host, args.port)
+    if bound is None:
         return 1
-    port = sock.getsockname()[1]
-    print(f"logwright ui: serving {app.state.client.store.location} at http://{host}:{port}/", flush=True)
+    sock, url = bound
+    print(f"logwright ui: serving {app.state.client.store.location} at {url}/", flush=True)
     server.run(sockets=[sock])
     return 0
+
+
+def listen(command: str, host: str, port: int) -> tuple[socket.socket, str] | None:
+    """A socket bound to ``host:port`` and its ``http://`` URL, or None after a one-line error.
+
+    Args:
+        command: the subcommand's name, for the message.
+        host: the ``--host`` value.
+        port: the ``--port`` value (0: a free port).
+    """
+    shown = f"[{host}]" if ":" in host else host
+    try:
+        sock = _bind(host, port)
+    except OSError as exc:
+        print(f"logwright {command}: cannot listen on {shown}:{port} ({exc.strerror or exc}); "
+              "try another --port, or --port 0 for a free one", file=sys.stderr)
+        return None
+    return sock, f"http://{shown}:{sock.getsockname()[1]}"
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -11,7 +11,8 @@ import argparse
 import os
 import sys
 
-from logwright.server.cli import DEFAULT_PORT, _bind
+from logwright.server import token_cli
+from logwright.server.cli import DEFAULT_PORT, allowed_hosts, listen
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -39,12 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--allowed-host", dest="allowed_hosts", action="append", default=[], metavar="NAME",
                         help="also answer requests for this Host name without --auth (repeatable)")
     parser.set_defaults(func=server_command)
-    try:
-        from logwright.server import token_cli
-    except ImportError:
-        pass
-    else:
-        token_cli.register(parser.add_subparsers(dest="server_sub", metavar="SUB"))
+    token_cli.register(parser.add_subparsers(dest="server_sub", metavar="SUB"))
     return parser
 
 
@@ -70,25 +66,19 @@ def server_command(args: argparse.Namespace) -> int:
         return 2
     env = {team.ENV_STORE: store or "", team.ENV_ARTIFACTS: args.artifacts or "",
            team.ENV_AUTH: "1" if args.auth else "", team.ENV_READ_ONLY: "1" if args.read_only else "",
-           team.ENV_HOSTS: ",".join(args.allowed_hosts)}
+           team.ENV_HOSTS: ",".join(allowed_hosts(args.host, args.allowed_hosts))}
     os.environ.update(env)
     try:
         app = team.app_from_env()  # opens (and migrates) the store once, before any worker starts
     except ValueError as exc:
         print(f"logwright server: {exc}", file=sys.stderr)
         return 2
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    try:
-        sock = _bind(args.host, args.port)
-    except OSError as exc:
-        print(f"logwright server: cannot listen on {host}:{args.port} ({exc.strerror or exc}); "
-              "try another --port, or --port 0 for a free one", file=sys.stderr)
+    bound = listen("server", args.host, args.port)
+    if bound is None:
         return 1
-    port = sock.getsockname()[1]
-    location = app.state.client.store.location
-    print(f"logwright server: serving {location} at http://{host}:{port}/ "
-          f"(clients: LOGWRIGHT_TRACKING_URI=http://{host}:{port})"
-          + (" with token auth" if args.auth else ""), flush=True)
+    sock, url = bound
+    print(f"logwright server: serving {app.state.client.store.location} at {url}/ "
+          f"(clients: LOGWRIGHT_TRACKING_URI={url})" + (" with token auth" if args.auth else ""), flush=True)
     if args.workers > 1:
         config = uvicorn.Config("logwright.server.team:app_from_env", factory=True, workers=args.workers,
                                 log_level="warning", timeout_keep_alive=30)
