@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +20,6 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("opentelemetry.sdk")
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http")
 
-import uvicorn  # noqa: E402
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter  # noqa: E402
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (  # noqa: E402
     ExportTraceServiceRequest,
@@ -38,6 +35,7 @@ from logwright import tracing  # noqa: E402
 from logwright.client import Client  # noqa: E402
 from logwright.server.app import create_app  # noqa: E402
 from logwright.server.otlp_ingest import otlp_traces, records_from_otlp  # noqa: E402
+from logwright.testing.serve import serve_app  # noqa: E402
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 
@@ -48,20 +46,8 @@ def serve(uri: str, app=None) -> Iterator[tuple[str, Client]]:
     if app is None:
         app = create_app(uri)
         app.add_route("/v1/traces", otlp_traces, methods=["POST"])
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 15
-    while not server.started and time.time() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", app.state.client
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve_app(app) as url:
+        yield url, app.state.client
 
 
 @pytest.fixture

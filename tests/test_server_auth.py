@@ -3,11 +3,8 @@ through the ``logwright server token`` commands, and the store's token calls on 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -15,7 +12,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,7 +20,6 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
 import httpx  # noqa: E402
-import uvicorn  # noqa: E402
 
 import logwright as lw  # noqa: E402
 from logwright.exceptions import StoreError  # noqa: E402
@@ -32,13 +27,11 @@ from logwright.server.auth import COOKIE, check_bind, is_read_method, is_write, 
 from logwright.server.team import create_server_app  # noqa: E402
 from logwright.store import close_stores, get_store, wire  # noqa: E402
 from logwright.store.base import RunRecord, TokenInfo  # noqa: E402
+from logwright.testing.browser import ARGS, CHROMIUM, screenshot  # noqa: E402
+from logwright.testing.serve import serve_app  # noqa: E402
 
 # Tokens live in the server's own store, which these tests open themselves; the HTTP store has none.
 pytestmark = pytest.mark.local_store(reason="tokens live in the server's own store, opened here")
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "ui"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 
 @dataclass
@@ -59,25 +52,6 @@ def _bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
-@contextlib.contextmanager
-def _serve(app: Any) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free 127.0.0.1 port in a thread; yields its URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
 @pytest.fixture
 def site(tmp_store, tmp_path, monkeypatch) -> Iterator[Site]:
     monkeypatch.setenv("LOGWRIGHT_JOURNAL_DIR", str(tmp_path / "journal"))  # HTTP clients' spool
@@ -90,7 +64,7 @@ def site(tmp_store, tmp_path, monkeypatch) -> Iterator[Site]:
     _, read_only = store.create_token("dashboard", read_only=True)
     _, revoked = store.create_token("old-laptop")
     store.revoke_token("old-laptop")
-    with _serve(create_server_app(tmp_store, auth=True)) as url:
+    with serve_app(create_server_app(tmp_store, auth=True)) as url:
         yield Site(url, tmp_store, store, full, read_only, revoked, experiment_id, run.info.run_id)
         close_stores(lambda s: getattr(s, "location", None) == url)  # while the server still answers
 
@@ -285,11 +259,10 @@ def test_browser_asks_for_a_token_once_and_keeps_it_in_an_http_only_cookie(site)
         page.goto(site.url + f"/experiments/{site.experiment_id}")
         assert page.url == site.url + f"/login?next=%2Fexperiments%2F{site.experiment_id}"
         assert page.locator("h1").inner_text() == "Sign in"
-        SHOTS.mkdir(parents=True, exist_ok=True)
         page.fill("#token", site.revoked)
         page.click("#sign-in")
         assert "not valid" in page.locator("#login-error").inner_text()
-        page.screenshot(path=str(SHOTS / "login-refused.png"), full_page=True)
+        screenshot(page, "login-refused")
         page.fill("#token", site.full)
         page.click("#sign-in")
         page.wait_for_selector("#runs")
@@ -297,7 +270,7 @@ def test_browser_asks_for_a_token_once_and_keeps_it_in_an_http_only_cookie(site)
         assert "baseline" in page.locator("#runs").inner_text()
         page.goto(site.url + "/")
         assert "churn-training" in page.locator("#experiments").inner_text()
-        page.screenshot(path=str(SHOTS / "login-signed-in.png"), full_page=True)
+        screenshot(page, "login-signed-in")
         cookie = next(c for c in context.cookies() if c["name"] == COOKIE)
         assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict" and cookie["value"] == site.full
         assert site.full not in page.evaluate("() => document.cookie")
@@ -305,7 +278,7 @@ def test_browser_asks_for_a_token_once_and_keeps_it_in_an_http_only_cookie(site)
         page.goto(site.url + "/")
         assert page.url.startswith(site.url + "/login") and "no longer valid" in page.inner_text("#login-error")
         assert not [c for c in context.cookies() if c["name"] == COOKIE]
-        page.screenshot(path=str(SHOTS / "login.png"), full_page=True)
+        screenshot(page, "login")
         context.close()
         browser.close()
     assert errors == []

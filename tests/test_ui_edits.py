@@ -7,10 +7,6 @@ Screenshots go to ``test-artifacts/ui/`` (``edit-*.png``).
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
 
 pytest.importorskip("starlette")
@@ -21,6 +17,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 from logwright import fluent  # noqa: E402
 from logwright.client import Client  # noqa: E402
 from logwright.testing.browser import ARGS, CHROMIUM, screenshot, serve  # noqa: E402
+from logwright.testing.serve import serve_app  # noqa: E402
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH (apt install chromium)")
 HOSTILE = "<script>window.__pwned=1</script>"
@@ -276,8 +273,6 @@ def test_read_only_ui_shows_no_edit_controls_and_refuses_writes(page, store):
 
 
 def test_edits_behind_token_auth_follow_the_token(tmp_path):
-    import uvicorn
-
     from logwright.server.team import create_server_app
     from logwright.store import get_store
 
@@ -287,17 +282,7 @@ def test_edits_behind_token_auth_follow_the_token(tmp_path):
     _, full = store.create_token("editor")
     _, viewer = store.create_token("viewer", read_only=True)
     app = create_server_app(uri, auth=True)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 15
-    while not server.started and time.time() < deadline:
-        time.sleep(0.02)
-    try:
-        url = f"http://127.0.0.1:{port}"
+    with serve_app(app) as url:
         run_url = f"{url}/api/runs/{ids['baseline']}"
         with httpx.Client() as http:
             assert http.patch(run_url, json={"name": "x"}, headers=UI).status_code == 401
@@ -309,9 +294,6 @@ def test_edits_behind_token_auth_follow_the_token(tmp_path):
             assert http.patch(run_url, json={"name": "by token"}, headers=as_editor).status_code == 200
             page = http.get(f"{url}/runs/{ids['baseline']}", headers={"Authorization": f"Bearer {full}"})
             assert 'id="rename-run"' in page.text
-    finally:
-        server.should_exit = True
-        thread.join(10)
     assert Client(uri).get_run(ids["baseline"]).info.run_name == "by token"
 
 

@@ -38,27 +38,12 @@ def serve(uri: str, allowed_hosts: Sequence[str] | None = None) -> Iterator[str]
         uri: the store.
         allowed_hosts: passed to :func:`~logwright.server.app.create_app`.
     """
-    import socket
-    import threading
-
-    import uvicorn
-
     from logwright.server.app import create_app
+    from logwright.testing.serve import serve_app
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(uri, allowed_hosts), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 15
-    while not server.started and time.time() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve_app(create_app(uri, allowed_hosts)) as url:
+        yield url
+
 
 def _curves(client: Client, run_id: str, lr: float, points: int, t0: int) -> None:
     for step in range(points):

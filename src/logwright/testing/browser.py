@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from logwright.testing.serve import serve_app
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 """The chromium binary Playwright drives (None: the browser tests skip)."""
@@ -26,25 +25,10 @@ def serve(uri: str, read_only: bool = False) -> Iterator[str]:
         uri: the store.
         read_only: start it as ``logwright ui --read-only`` does.
     """
-    import uvicorn
-
     from logwright.server.app import create_app
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(uri, read_only=read_only), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 15
-    while not server.started and time.time() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve_app(create_app(uri, read_only=read_only)) as url:
+        yield url
 
 
 def screenshot(page: object, name: str) -> None:
