@@ -20,33 +20,12 @@ httpx = pytest.importorskip("httpx")
 import logwright as lw  # noqa: E402
 from logwright import fluent  # noqa: E402
 from logwright.exceptions import StoreError  # noqa: E402
-from logwright.models import flavours, register_flavour  # noqa: E402
 from logwright.store import close_stores  # noqa: E402
 from logwright.store.http_transport import TOKEN_ENV  # noqa: E402
+from logwright.testing.flavours import DictFlavour, dict_flavour  # noqa: E402
 from logwright.testing.server import ServerProcess, server_store  # noqa: E402
 
 UI = {"X-Logwright-UI": "1"}
-
-
-class DictFlavour:
-    """A model flavour for plain dicts (a JSON file), so the test needs no ML framework."""
-
-    name = "test-dict"
-
-    def can_log(self, model: object) -> bool:
-        return isinstance(model, dict)
-
-    def save(self, model: dict, path: str, **kwargs: object) -> dict:
-        with open(os.path.join(path, "weights.json"), "w") as fh:
-            json.dump(model, fh)
-        return {}
-
-    def load(self, path: str, meta: dict) -> dict:
-        with open(os.path.join(path, "weights.json")) as fh:
-            return json.load(fh)
-
-    def requirements(self) -> list[str]:
-        return []
 
 
 def _token(store: str, name: str, read_only: bool = False) -> str:
@@ -60,19 +39,18 @@ def _token(store: str, name: str, read_only: bool = False) -> str:
 @pytest.fixture
 def auth_server(request, tmp_path, monkeypatch):
     """A ``logwright server --auth`` process and its two tokens (``full``, ``viewer``)."""
-    register_flavour(DictFlavour())
-    monkeypatch.setenv("LOGWRIGHT_JOURNAL_DIR", str(tmp_path / "journal"))
-    store, artifacts = server_store(request, tmp_path, monkeypatch)
-    server = ServerProcess(store, artifacts, args=["--auth"]).start()
-    tokens = {"full": _token(store, "trainer"), "viewer": _token(store, "dashboard", read_only=True)}
-    fluent._reset_for_tests()
-    try:
-        yield server, tokens
-    finally:
+    with dict_flavour():
+        monkeypatch.setenv("LOGWRIGHT_JOURNAL_DIR", str(tmp_path / "journal"))
+        store, artifacts = server_store(request, tmp_path, monkeypatch)
+        server = ServerProcess(store, artifacts, args=["--auth"]).start()
+        tokens = {"full": _token(store, "trainer"), "viewer": _token(store, "dashboard", read_only=True)}
         fluent._reset_for_tests()
-        close_stores(lambda s: str(s.location).startswith(server.url))
-        server.stop()
-        flavours().pop(DictFlavour.name, None)
+        try:
+            yield server, tokens
+        finally:
+            fluent._reset_for_tests()
+            close_stores(lambda s: str(s.location).startswith(server.url))
+            server.stop()
 
 
 def _as(monkeypatch, server: ServerProcess, secret: str) -> lw.Client:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -15,11 +13,8 @@ pytest.importorskip("uvicorn")
 import logwright as lw  # noqa: E402
 from logwright import fluent  # noqa: E402
 from logwright.server.sample import serve  # noqa: E402
+from logwright.testing.browser import ARGS, CHROMIUM, screenshot  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "ui"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 HOSTILE_NAME = "<img src=x onerror=window.__pwned=1>"
 
 
@@ -93,8 +88,7 @@ def test_models_pages_in_a_browser(site):
         rows = page.locator("#models tbody tr")
         assert rows.count() == 2
         assert "@champion → 2" in page.locator("tr[data-model='churn-classifier']").inner_text()
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / "models-list.png"), full_page=True)
+        screenshot(page, "models-list")
         page.click("tr[data-model='churn-classifier'] a")
         page.wait_for_selector("#versions")
         versions = page.locator("#versions tbody tr")
@@ -102,7 +96,7 @@ def test_models_pages_in_a_browser(site):
         first = versions.first.inner_text()
         assert "@champion" in first and "sklearn" in first and "C=1.0" in first and "accuracy" in first
         assert "version 1" in page.locator("tr[data-alias='challenger']").inner_text()
-        page.screenshot(path=str(SHOTS / "models-detail.png"), full_page=True)
+        screenshot(page, "models-detail")
         page.click(f"#versions tr[data-version='2'] a[href='/runs/{runs[1]}']")
         page.wait_for_selector("#run-status")
         assert runs[1] in page.inner_text(".sub")

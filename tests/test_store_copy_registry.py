@@ -4,48 +4,23 @@ tags and descriptions, and aliases; idempotently, from SQLite into SQLite, Postg
 
 from __future__ import annotations
 
-import json
-import os
-
 import pytest
 
 import logwright as lw
 from logwright import fluent
 from logwright.cli import main
 from logwright.client import Client
-from logwright.models import flavours, register_flavour
+from logwright.testing.flavours import dict_flavour
 
 WEIGHTS = {"w": [0.5, -2.0], "b": 0.25}
 
 
-class DictFlavour:
-    """A model flavour for plain dicts (a JSON file), so the test needs no ML framework."""
-
-    name = "test-dict"
-
-    def can_log(self, model: object) -> bool:
-        return isinstance(model, dict)
-
-    def save(self, model: dict, path: str, **kwargs: object) -> dict:
-        with open(os.path.join(path, "weights.json"), "w") as fh:
-            json.dump(model, fh)
-        return {}
-
-    def load(self, path: str, meta: dict) -> dict:
-        with open(os.path.join(path, "weights.json")) as fh:
-            return json.load(fh)
-
-    def requirements(self) -> list[str]:
-        return []
-
-
 @pytest.fixture(autouse=True)
-def dict_flavour():
-    register_flavour(DictFlavour())
-    fluent._reset_for_tests()
-    yield
-    fluent._reset_for_tests()
-    flavours().pop(DictFlavour.name, None)
+def registered_dict_flavour():
+    with dict_flavour():
+        fluent._reset_for_tests()
+        yield
+        fluent._reset_for_tests()
 
 
 @pytest.fixture(params=["sqlite", "postgres", "server"])

@@ -12,12 +12,12 @@ import pytest
 
 pytest.importorskip("starlette")
 httpx = pytest.importorskip("httpx")
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 import logwright  # noqa: E402
 from logwright import fluent  # noqa: E402
 from logwright.client import Client  # noqa: E402
-from logwright.testing.browser import ARGS, CHROMIUM, screenshot, serve  # noqa: E402
+from logwright.testing.browser import CHROMIUM, checked_page, chromium, screenshot, serve  # noqa: E402
 
 HOSTILE = "<script>window.__pwned=1</script>"
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH (apt install chromium)")
@@ -85,25 +85,14 @@ def site(store):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
 def page(browser, site):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.on("dialog", lambda dialog: (errors.append("dialog: " + dialog.message), dialog.dismiss()))
-    yield pg
-    pwned = pg.evaluate("() => window.__pwned")
-    context.close()
-    assert pwned is None, "a user-supplied script ran in the UI's page"
-    assert errors == []
+    with checked_page(browser, grant=["clipboard-read", "clipboard-write"], origin=site) as pg:
+        yield pg
 
 
 def _open(pg, site: str, run_id: str, path: str) -> None:

@@ -6,24 +6,18 @@ Skipped only when no ``chromium`` binary is installed (CI installs Debian's).
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 
 from logwright import fluent  # noqa: E402
 from logwright.server.sample import HOSTILE, populate, serve  # noqa: E402
+from logwright.testing.browser import CHROMIUM, checked_page, chromium, screenshot  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH (apt install chromium)")
-SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "ui"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -38,30 +32,15 @@ def site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
 def page(browser):
     """A fresh page that records script errors and fails the test on any of them or on a dialog."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.on("dialog", lambda dialog: (errors.append("dialog: " + dialog.message), dialog.dismiss()))
-    yield pg
-    pwned = pg.evaluate("() => window.__pwned")
-    context.close()
-    assert pwned is None, "a user-supplied script ran"
-    assert errors == []
-
-
-def _shot(pg, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    with checked_page(browser) as pg:
+        yield pg
 
 
 def _wait_charts(pg, selector: str) -> None:
@@ -75,7 +54,7 @@ def test_experiments_page(page, site):
     page.goto(url + "/")
     rows = page.locator("#experiments tbody tr")
     assert rows.count() == 1 and "sample-experiment" in rows.first.inner_text()
-    _shot(page, "01-experiments")
+    screenshot(page, "01-experiments")
 
 
 def test_runs_table_nested_runs_and_compare(page, site):
@@ -91,7 +70,7 @@ def test_runs_table_nested_runs_and_compare(page, site):
     page.click(f'button[data-toggle="{ids["parent"]}"]')
     assert children.first.is_visible()
     assert page.locator("#runs thead th.metric-col").count() >= 3
-    _shot(page, "02-runs-table")
+    screenshot(page, "02-runs-table")
     button = page.locator("#compare-button")
     assert button.is_disabled()
     for run_id in ids["children"]:
@@ -109,7 +88,7 @@ def test_runs_table_nested_runs_and_compare(page, site):
     assert page.locator("#param-diff tr.differs").count() == 2
     page.check("#only-diff")
     assert not page.locator("#param-diff tr.same").first.is_visible()
-    _shot(page, "03-compare")
+    screenshot(page, "03-compare")
 
 
 def test_filter_error_is_shown_inline(page, site):
@@ -126,7 +105,7 @@ def test_filter_error_is_shown_inline(page, site):
     # matches folded under their parent (issue 19): sweep (greyed, not matching) > lr-0.3, lr-1.0; still-running
     assert page.locator("#runs tbody tr.run").count() == 2 and page.locator("#runs tbody tr.run.context").count() == 1
     assert page.locator("#runs tbody tr.child:visible").count() == 2
-    _shot(page, "04-runs-filtered")
+    screenshot(page, "04-runs-filtered")
 
 
 def test_run_page_charts_and_hostile_strings(page, site):
@@ -142,7 +121,7 @@ def test_run_page_charts_and_hostile_strings(page, site):
     assert HOSTILE in page.inner_text("#params")
     assert page.locator(".model-card").count() == 1 and "scikit-learn==1.5.0" in page.inner_text(".model-card")
     assert page.locator("#run-traces tbody tr, #run-traces tr:has(a)").count() >= 3
-    _shot(page, "05-run")
+    screenshot(page, "05-run")
 
 
 def test_artifacts_browser(page, site):
@@ -152,13 +131,13 @@ def test_artifacts_browser(page, site):
     page.wait_for_selector("#csv-table")
     assert page.locator("#csv-table tbody tr").count() == 2
     assert '<img src=x onerror="window.__pwned=2">' in page.inner_text("#csv-table")
-    _shot(page, "06-artifact-csv")
+    screenshot(page, "06-artifact-csv")
     page.goto(f"{url}/runs/{ids['hostile_run']}/artifacts?path=plots/confusion.png")
     page.wait_for_function("() => document.querySelector('img.preview').complete")
     assert page.evaluate("() => document.querySelector('img.preview').naturalWidth") == 2
     page.goto(f"{url}/runs/{ids['hostile_run']}/artifacts?path=config.json")
     assert '"layers"' in page.inner_text("#text-preview")
-    _shot(page, "07-artifact-json")
+    screenshot(page, "07-artifact-json")
 
 
 def test_run_to_trace_span_tree_and_chat(page, site):
@@ -176,7 +155,7 @@ def test_run_to_trace_span_tree_and_chat(page, site):
     assert detail.locator(".msg").count() == 3  # system, user, assistant
     assert detail.locator(".msg.user .content").inner_text() == "What is 2+2? " + HOSTILE
     assert "gen_ai.request.model" in detail.inner_text()
-    _shot(page, "08-trace")
+    screenshot(page, "08-trace")
 
 
 def test_traces_list(page, site):
@@ -186,4 +165,4 @@ def test_traces_list(page, site):
     page.fill("input[name=filter]", "name = 'answer-question-2'")
     page.press("input[name=filter]", "Enter")
     page.wait_for_function("() => document.querySelectorAll('#traces tbody tr').length === 1")
-    _shot(page, "09-traces")
+    screenshot(page, "09-traces")

@@ -12,11 +12,11 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 from logwright import fluent  # noqa: E402
 from logwright.client import Client  # noqa: E402
-from logwright.testing.browser import ARGS, CHROMIUM, screenshot, serve  # noqa: E402
+from logwright.testing.browser import CHROMIUM, checked_page, chromium, screenshot, serve  # noqa: E402
 from logwright.testing.serve import serve_app  # noqa: E402
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH (apt install chromium)")
@@ -54,25 +54,15 @@ def site(store):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
 def page(browser):
     """A fresh page that fails the test on a script error, a dialog or a user-supplied script running."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda exc: errors.append(str(exc)))
-    pg.on("dialog", lambda dialog: (errors.append("dialog: " + dialog.message), dialog.dismiss()))
-    yield pg
-    pwned = pg.evaluate("() => window.__pwned")
-    context.close()
-    assert pwned is None, "a user-supplied script ran"
-    assert errors == []
+    with checked_page(browser) as pg:
+        yield pg
 
 
 def _ready(pg) -> None:

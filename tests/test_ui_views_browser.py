@@ -23,6 +23,7 @@ import logwright  # noqa: E402
 from logwright import fluent  # noqa: E402
 from logwright.client import Client  # noqa: E402
 from logwright.server.sample import serve  # noqa: E402
+from logwright.testing.browser import screenshot as _shot  # noqa: E402
 
 
 def _sibling(name: str):
@@ -38,8 +39,7 @@ def _sibling(name: str):
 
 _browser_tests = _sibling("test_ui_browser")
 _api_tests = _sibling("test_ui_views_api")
-browser, page, _shot, _wait_charts = (_browser_tests.browser, _browser_tests.page, _browser_tests._shot,
-                                      _browser_tests._wait_charts)
+browser, page, _wait_charts = _browser_tests.browser, _browser_tests.page, _browser_tests._wait_charts
 pytestmark = [_browser_tests.pytestmark, pytest.mark.sqlite_only(reason="one SQLite folder store per module")]
 
 
