@@ -1,6 +1,6 @@
 // logwright ui: edits (rename, tags, notes, delete, restore) and copy buttons.
-// Every write is a JSON request to /api/ with the X-Logwright-UI header, which no other
-// site can make the browser send (see server/edits.py); the page reloads once it is stored.
+// Every write goes through api.js (a JSON request to /api/ with the X-Logwright-UI header,
+// see server/edits.py); the page reloads once it is stored.
 // No inline scripts, no innerHTML: server-rendered markup only, text goes in through textContent.
 "use strict";
 
@@ -8,24 +8,12 @@
   if (window.__logwrightEdit) return; // included by several partials of one page
   window.__logwrightEdit = true;
 
-  async function api(method, url, body) {
-    const resp = await fetch(url, {
-      method: method, credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-Logwright-UI": "1", Accept: "application/json" },
-      body: JSON.stringify(body || {}),
-    });
-    let data = {};
-    try { data = await resp.json(); } catch (err) { data = {}; }
-    if (!resp.ok) throw new Error(data.error || (method + " " + url + ": " + resp.status));
-    return data;
-  }
+  const { request: api, bindToggles } = window.logwrightAPI;
 
   function showError(near, err) {
     const section = near.closest("section") || document;
     const box = section.querySelector(".error[id$='error']") || document.getElementById("edit-error");
-    if (!box) return;
-    box.textContent = err.message || String(err);
-    box.hidden = false;
+    window.logwrightAPI.showError(box, err);
   }
 
   async function act(el, method, url, body, then) {
@@ -48,20 +36,6 @@
   function experimentURL(el) {
     const host = el.closest("[data-experiment]");
     return "/api/experiments/" + encodeURIComponent(host.dataset.experiment);
-  }
-
-  function bindToggles() {
-    document.querySelectorAll("button[data-show]").forEach((btn) => {
-      btn.addEventListener("click", () => {
-        const form = document.getElementById(btn.dataset.show);
-        form.hidden = !form.hidden;
-        const field = form.querySelector("input, textarea");
-        if (!form.hidden && field) field.focus();
-      });
-    });
-    document.querySelectorAll("form .cancel").forEach((btn) => {
-      btn.addEventListener("click", () => { btn.closest("form").hidden = true; });
-    });
   }
 
   function onSubmit(id, handler) {
@@ -182,7 +156,7 @@
   }
 
   function init() {
-    bindToggles();
+    bindToggles(document);
     bindRun();
     bindExperiment();
     bindExperiments();

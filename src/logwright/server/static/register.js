@@ -1,30 +1,14 @@
 // logwright ui: the model registry's controls. "Register" on a run's model (run page card,
 // artifacts page model folder) and, on /models/<name>, aliases and descriptions.
-// Every write is a JSON request to /api/models... with the X-Logwright-UI header (see
-// server/registry_edits.py). No inline scripts, no innerHTML: text goes in through textContent.
+// Every write goes through api.js (a JSON request to /api/models... with the X-Logwright-UI
+// header, see server/registry_edits.py). No inline scripts, no innerHTML: text goes in through textContent.
 "use strict";
 
 (function () {
   if (window.__logwrightRegister) return; // included once per model card
   window.__logwrightRegister = true;
 
-  async function api(method, url, body) {
-    const resp = await fetch(url, {
-      method: method, credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-Logwright-UI": "1", Accept: "application/json" },
-      body: JSON.stringify(body || {}),
-    });
-    let data = {};
-    try { data = await resp.json(); } catch (err) { data = {}; }
-    if (!resp.ok) throw new Error(data.error || (method + " " + url + ": " + resp.status));
-    return data;
-  }
-
-  function showError(box, err) {
-    if (!box) return;
-    box.textContent = err.message || String(err);
-    box.hidden = false;
-  }
+  const { request: api, showError, bindToggles } = window.logwrightAPI;
 
   function parseTags(text) {
     const tags = {};
@@ -91,20 +75,6 @@
       showError(error, err);
       section.querySelectorAll("button").forEach((b) => { b.disabled = false; });
     }
-  }
-
-  function bindToggles(section) {
-    section.querySelectorAll("button[data-show]").forEach((btn) => {
-      btn.addEventListener("click", () => {
-        const form = document.getElementById(btn.dataset.show);
-        form.hidden = !form.hidden;
-        const field = form.querySelector("input, textarea");
-        if (!form.hidden && field) field.focus();
-      });
-    });
-    section.querySelectorAll("form .cancel").forEach((btn) => {
-      btn.addEventListener("click", () => { btn.closest("form").hidden = true; });
-    });
   }
 
   function bindModelPage() {
