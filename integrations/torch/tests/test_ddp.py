@@ -17,21 +17,10 @@ import pytest
 
 import logwright
 from logwright.entities import RunStatus
+from logwright.testing.distributed import check_system_metrics, history, job_env, only_run, run_job
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SCRIPT = os.path.join(HERE, "ddp_train.py")
-SYSTEM = ("cpu_percent", "memory_used_mb", "process_cpu_percent", "process_memory_mb")
-
-
-def _env(uri: str) -> dict[str, str]:
-    return dict(os.environ, LOGWRIGHT_TRACKING_URI=uri, LOGWRIGHT_SYSTEM_METRICS_INTERVAL="0.2",
-                LOGWRIGHT_CAPTURE_GIT="0", LOGWRIGHT_QUIET="1", OMP_NUM_THREADS="1")
-
-
-def _torchrun(out, uri: str, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "--monitor-interval", "0.1", SCRIPT, str(out), *args]
-    return subprocess.run(cmd, env=_env(uri), capture_output=True, text=True, timeout=240, check=False)
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ddp_train.py")
+TORCHRUN = ("-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "--monitor-interval", "0.1")
 
 
 def _two_nodes(out, uri: str) -> list[subprocess.CompletedProcess[str]]:
@@ -42,7 +31,7 @@ def _two_nodes(out, uri: str) -> list[subprocess.CompletedProcess[str]]:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1",
            "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "test-job",
            "--monitor-interval", "0.1", SCRIPT, str(out)]
-    nodes = [subprocess.Popen(cmd, env=_env(uri), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    nodes = [subprocess.Popen(cmd, env=job_env(uri), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(2)]
     results = []
     for node in nodes:
@@ -51,26 +40,9 @@ def _two_nodes(out, uri: str) -> list[subprocess.CompletedProcess[str]]:
     return results
 
 
-def _only_run(client: logwright.Client, done: subprocess.CompletedProcess[str]):
-    runs = client.search_runs()
-    assert len(runs) == 1, ([(r.info.run_id, r.data.tags) for r in runs], done.stderr[-4000:])
-    return client.get_run(runs[0].info.run_id)
-
-
-def _history(client: logwright.Client, run, key: str) -> list[tuple[int, float]]:
-    return [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, key)]
-
-
 def _losses(out, rank: int) -> list[float]:
     with open(os.path.join(out, f"losses_{rank}.json"), encoding="utf-8") as fh:
         return json.load(fh)
-
-
-def _check_system_metrics(client: logwright.Client, run) -> None:
-    for rank in (0, 1):
-        for name in SYSTEM:
-            assert _history(client, run, f"system/rank_{rank}/{name}"), f"no system/rank_{rank}/{name}"
-    assert not [k for k in run.data.metrics if k.startswith("system/") and not k.startswith("system/rank_")]
 
 
 def test_two_node_torchrun_job_through_the_server_is_one_run(tracking_server, tmp_path):
@@ -78,50 +50,48 @@ def test_two_node_torchrun_job_through_the_server_is_one_run(tracking_server, tm
     for done in nodes:
         assert done.returncode == 0, done.stderr[-4000:]
     client = logwright.Client(tracking_server.url)
-    run = _only_run(client, done)
+    run = only_run(client, done)
     assert run.info.status == RunStatus.FINISHED
     rank0, rank1 = _losses(tmp_path, 0), _losses(tmp_path, 1)
     assert rank0 != rank1  # each rank trains on its own data: the history says whose values it holds
-    assert _history(client, run, "train/loss") == list(enumerate(rank0))
-    assert [s for s, _ in _history(client, run, "train/lr")] == list(range(6))  # once per step, not per rank
+    assert history(client, run, "train/loss") == list(enumerate(rank0))
+    assert [s for s, _ in history(client, run, "train/lr")] == list(range(6))  # once per step, not per rank
     assert run.data.params["optimizer"] == "SGD" and run.data.params["num_params"] == "10"
     assert run.data.tags["logwright.distributed.world_size"] == "2"
-    _check_system_metrics(client, run)
+    check_system_metrics(client, run)
 
 
 def test_a_failing_rank_fails_the_run(tracking_server, tmp_path):
-    done = _torchrun(tmp_path, tracking_server.url, "--fail-rank", "1")
+    done = run_job(SCRIPT, tmp_path, tracking_server.url, "--fail-rank", "1", launcher=TORCHRUN)
     assert done.returncode != 0
     client = logwright.Client(tracking_server.url)
-    run = _only_run(client, done)
+    run = only_run(client, done)
     assert run.info.status == RunStatus.FAILED
     assert run.data.tags["logwright.rank_1.error"] == "RuntimeError: rank 1 broke at step 3"
     assert run.data.tags["logwright.error"]  # rank 1's, or rank 0's own (gloo: "Connection closed by peer")
-    assert [s for s, _ in _history(client, run, "train/loss")] == [0, 1, 2]  # rank zero's steps before it
+    assert [s for s, _ in history(client, run, "train/loss")] == [0, 1, 2]  # rank zero's steps before it
 
 
 @pytest.mark.sqlite_only(reason="the job's processes open the store folder themselves")
 def test_spawned_job_into_a_local_store(tmp_path):
     store = str(tmp_path / "store")
-    done = subprocess.run([sys.executable, SCRIPT, str(tmp_path), "--spawn", "--loop"], env=_env(store),
-                          capture_output=True, text=True, timeout=240, check=False)
+    done = run_job(SCRIPT, tmp_path, store, "--spawn", "--loop")
     assert done.returncode == 0, done.stderr[-4000:]
     client = logwright.Client(store)
-    run = _only_run(client, done)
+    run = only_run(client, done)
     assert run.info.status == RunStatus.FINISHED and run.info.run_name == "ddp-loop"
-    assert _history(client, run, "train/loss") == list(enumerate(_losses(tmp_path, 0)))
-    _check_system_metrics(client, run)
+    assert history(client, run, "train/loss") == list(enumerate(_losses(tmp_path, 0)))
+    check_system_metrics(client, run)
 
 
 @pytest.mark.sqlite_only(reason="the job's processes open the store folder themselves")
 def test_spawned_worker_failure_fails_the_run(tmp_path):
     # torch's spawn wrapper swallows the worker's exception (exit status 1, no excepthook)
     store = str(tmp_path / "store")
-    done = subprocess.run([sys.executable, SCRIPT, str(tmp_path), "--spawn", "--fail-rank", "0"], env=_env(store),
-                          capture_output=True, text=True, timeout=240, check=False)
+    done = run_job(SCRIPT, tmp_path, store, "--spawn", "--fail-rank", "0")
     assert done.returncode != 0
     client = logwright.Client(store)
-    run = _only_run(client, done)
+    run = only_run(client, done)
     assert run.info.status == RunStatus.FAILED
     assert run.data.tags["logwright.rank_0.error"] == "RuntimeError: rank 0 broke at step 3"
     assert "logwright.rank_1.error" in run.data.tags  # gloo: its peer went away
