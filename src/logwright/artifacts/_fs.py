@@ -18,6 +18,7 @@ import os
 import secrets
 import shutil
 import stat
+import tempfile
 from collections.abc import Callable
 from typing import BinaryIO
 
@@ -180,3 +181,26 @@ def copy_into(fh: BinaryIO, source: str) -> None:
         os.chmod(fh.fileno(), stat.S_IMODE(st.st_mode))
     if os.utime in os.supports_fd:
         os.utime(fh.fileno(), ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def save_in_scratch(rel: str, name: str, save: Callable[[str], None], upload: Callable[[str, str], object]) -> None:
+    """Run a path-only ``save`` into a private local folder, then ``upload(rel, file)``; the folder is removed.
+
+    Args:
+        rel: the artifact path the file is stored as.
+        name: the file's name in the scratch folder (what ``save`` is given).
+        save: writes one regular file at the path it is given.
+        upload: stores that file as ``rel`` (a remote repository's own upload).
+
+    Raises:
+        OSError: ``save`` wrote no regular file.
+    """
+    scratch = tempfile.mkdtemp(prefix=RESERVED)
+    try:
+        local = os.path.join(scratch, name)
+        save(local)
+        if not os.path.isfile(local) or os.path.islink(local):
+            raise OSError(f"saving {rel!r} wrote no regular file")
+        upload(rel, local)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -40,10 +40,10 @@ from urllib.parse import quote, unquote
 
 from logwright import exceptions
 from logwright.artifacts import _tar
-from logwright.artifacts._fs import RESERVED, Folder, temp_name
+from logwright.artifacts._fs import RESERVED, Folder, save_in_scratch, temp_name
 from logwright.artifacts._http_requests import Requests, Response, payload
 from logwright.artifacts.base import ArtifactUploadError
-from logwright.artifacts.local import _file_parts, _plan_tree, _warn_skipped, clean_path
+from logwright.artifacts.local import _file_parts, _plan_tree, _source_file_parts, _warn_skipped, clean_path
 from logwright.entities import FileInfo
 from logwright.store import wire
 from logwright.store.http_transport import ServerUnreachable
@@ -218,11 +218,7 @@ class HttpArtifacts:
             FileNotFoundError: ``local_path`` is not a file.
             ArtifactUploadError: the server could not be reached or could not store it.
         """
-        if not os.path.isfile(local_path):
-            raise FileNotFoundError(f"artifact source {local_path!r} is not a file")
-        rel_dir = clean_path(artifact_dir)
-        name = os.path.basename(local_path)
-        rel, _, _ = _file_parts(f"{rel_dir}/{name}" if rel_dir else name)
+        rel, _, _ = _source_file_parts(local_path, artifact_dir)
         return self._put_file(rel, local_path)
 
     def log_dir(self, local_dir: str, artifact_dir: str | None = None) -> str:
@@ -248,15 +244,8 @@ class HttpArtifacts:
     def write_via(self, artifact_file: str, save: Callable[[str], None]) -> str:
         """Save with a path-only tool into a private local folder, then upload the file."""
         rel, _, name = _file_parts(artifact_file)
-        scratch = tempfile.mkdtemp(prefix=RESERVED)
-        try:
-            local = os.path.join(scratch, name)
-            save(local)
-            if not os.path.isfile(local) or os.path.islink(local):
-                raise OSError(f"saving {rel!r} wrote no regular file")
-            return self._put_file(rel, local)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        save_in_scratch(rel, name, save, self._put_file)
+        return rel
 
     def write_shared(self, artifact_file: str, data: bytes, shared_dir: str) -> str:
         """Write content many runs repeat: the server keeps one copy in its own ``.shared`` folder.

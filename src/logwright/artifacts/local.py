@@ -74,6 +74,21 @@ def _file_parts(artifact_file: str) -> tuple[str, str, str]:
     return rel, parent, name
 
 
+def _source_file_parts(local_path: str, artifact_dir: str | None) -> tuple[str, str, str]:
+    """``(relative path, clean artifact_dir, file name)`` for logging file ``local_path`` into ``artifact_dir``.
+
+    Raises:
+        FileNotFoundError: ``local_path`` is not a file.
+        ValueError: the target is no legal artifact path.
+    """
+    if not os.path.isfile(local_path):
+        raise FileNotFoundError(f"artifact source {local_path!r} is not a file")
+    rel_dir = clean_path(artifact_dir)
+    name = os.path.basename(local_path)
+    rel, _, _ = _file_parts(f"{rel_dir}/{name}" if rel_dir else name)
+    return rel, rel_dir, name
+
+
 def _plan_tree(
     src_root: str, boundary: str, hide_reserved: bool = False
 ) -> tuple[list[str], list[tuple[str, str]], list[str]]:
@@ -228,11 +243,7 @@ class LocalArtifacts:
             FileNotFoundError: ``local_path`` is not a file.
             ValueError: the target escapes the run folder or is a symbolic link.
         """
-        if not os.path.isfile(local_path):
-            raise FileNotFoundError(f"artifact source {local_path!r} is not a file")
-        rel_dir = clean_path(artifact_dir)
-        name = os.path.basename(local_path)
-        rel, _, _ = _file_parts(f"{rel_dir}/{name}" if rel_dir else name)
+        rel, rel_dir, name = _source_file_parts(local_path, artifact_dir)
         return self._write(rel, rel_dir, name, lambda fh: copy_into(fh, local_path))
 
     def log_dir(self, local_dir: str, artifact_dir: str | None = None) -> str:

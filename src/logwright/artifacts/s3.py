@@ -36,9 +36,9 @@ from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from logwright import config
-from logwright.artifacts._fs import RESERVED, Folder
+from logwright.artifacts._fs import RESERVED, Folder, save_in_scratch
 from logwright.artifacts.base import ArtifactUploadError
-from logwright.artifacts.local import _file_parts, _plan_tree, _warn_skipped, clean_path
+from logwright.artifacts.local import _file_parts, _plan_tree, _source_file_parts, _warn_skipped, clean_path
 from logwright.entities import FileInfo
 from logwright.validation import artifact_path
 
@@ -184,11 +184,7 @@ class S3Artifacts:
 
     def log_file(self, local_path: str, artifact_dir: str | None = None) -> str:
         """Upload one file into ``artifact_dir`` (multipart when large); returns its relative path."""
-        if not os.path.isfile(local_path):
-            raise FileNotFoundError(f"artifact source {local_path!r} is not a file")
-        rel_dir = clean_path(artifact_dir)
-        name = os.path.basename(local_path)
-        rel, _, _ = _file_parts(f"{rel_dir}/{name}" if rel_dir else name)
+        rel, _, _ = _source_file_parts(local_path, artifact_dir)
         self._refuse_folder(rel)
         self._put_file(rel, local_path)
         return rel
@@ -228,15 +224,7 @@ class S3Artifacts:
         """Save with a path-only tool into a private local folder, then upload the file."""
         rel, _, name = _file_parts(artifact_file)
         self._refuse_folder(rel)
-        scratch = tempfile.mkdtemp(prefix=RESERVED)
-        try:
-            local = os.path.join(scratch, name)
-            save(local)
-            if not os.path.isfile(local) or os.path.islink(local):
-                raise OSError(f"saving {rel!r} wrote no regular file")
-            self._put_file(rel, local)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+        save_in_scratch(rel, name, save, self._put_file)
         return rel
 
     def write_shared(self, artifact_file: str, data: bytes, shared_dir: str) -> str:
