@@ -13,7 +13,7 @@ pytest.importorskip("uvicorn")
 import logwright as lw  # noqa: E402
 from logwright import fluent  # noqa: E402
 from logwright.server.sample import serve  # noqa: E402
-from logwright.testing.browser import ARGS, CHROMIUM, screenshot  # noqa: E402
+from logwright.testing.browser import CHROMIUM, chromium, screenshot  # noqa: E402
 
 HOSTILE_NAME = "<img src=x onerror=window.__pwned=1>"
 
@@ -74,10 +74,9 @@ def test_models_pages_and_their_json_twins(site):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH (apt install chromium)")
 def test_models_pages_in_a_browser(site):
-    sync_api = pytest.importorskip("playwright.sync_api")
+    pytest.importorskip("playwright.sync_api")
     url, runs = site
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         page = context.new_page()
         errors: list[str] = []
@@ -103,6 +102,5 @@ def test_models_pages_in_a_browser(site):
         page.goto(url + "/models")
         pwned = page.evaluate("() => window.__pwned")
         context.close()
-        browser.close()
     assert pwned is None, "a model name or description ran as script"
     assert errors == []

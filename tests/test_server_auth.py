@@ -27,7 +27,7 @@ from logwright.server.auth import COOKIE, check_bind, is_read_method, is_write, 
 from logwright.server.team import create_server_app  # noqa: E402
 from logwright.store import close_stores, get_store, wire  # noqa: E402
 from logwright.store.base import RunRecord, TokenInfo  # noqa: E402
-from logwright.testing.browser import ARGS, CHROMIUM, screenshot  # noqa: E402
+from logwright.testing.browser import CHROMIUM, chromium, screenshot  # noqa: E402
 from logwright.testing.serve import serve_app  # noqa: E402
 
 # Tokens live in the server's own store, which these tests open themselves; the HTTP store has none.
@@ -249,9 +249,8 @@ def test_sign_in_form_sets_an_http_only_strict_cookie(site):
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH (apt install chromium)")
 def test_browser_asks_for_a_token_once_and_keeps_it_in_an_http_only_cookie(site):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    pytest.importorskip("playwright.sync_api")
+    with chromium() as browser:
         context = browser.new_context(viewport={"width": 1200, "height": 700})
         page = context.new_page()
         errors: list[str] = []
@@ -280,7 +279,6 @@ def test_browser_asks_for_a_token_once_and_keeps_it_in_an_http_only_cookie(site)
         assert not [c for c in context.cookies() if c["name"] == COOKIE]
         screenshot(page, "login")
         context.close()
-        browser.close()
     assert errors == []
 
 
