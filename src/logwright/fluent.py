@@ -440,6 +440,10 @@ def flush() -> None:
     if flush_spans is not None:
         flush_spans()
     flush_all()
+    from logwright.store import open_stores
+
+    for store in open_stores():  # an http:// store also waits for the server's acknowledgement
+        store.flush()
 
 
 # -- interpreter exit ------------------------------------------------------------------
