@@ -212,6 +212,7 @@ def s3_run(artifact_backend):
         pytest.skip("upload faults are an object-store matter")
     register_flavour(_Files())
     with lw.start_run() as run:
+        lw.flush()  # the run's context files are stored: the uploads counted below are the model's
         yield run
 
 

@@ -425,7 +425,8 @@ class Client(ExperimentsMixin, RegistryClient, ArtifactsMixin):
         return dataset
 
     def flush(self) -> None:
-        """Make everything logged so far durable."""
+        """Make everything logged so far durable (the new runs' context files too)."""
+        wait_for_context_files(60.0)
         self.store.flush()
 
 
@@ -464,5 +465,23 @@ def _write_context(repo: Any, items: dict[str, str], shared: str) -> None:
 
     if isinstance(repo, _artifacts.LocalArtifacts):
         write()
-    else:
-        threading.Thread(target=write, name="logwright-context", daemon=True).start()
+        return
+
+    def write_and_forget() -> None:
+        try:
+            write()
+        finally:
+            _context_writes.discard(threading.current_thread())
+
+    thread = threading.Thread(target=write_and_forget, name="logwright-context", daemon=True)
+    _context_writes.add(thread)
+    thread.start()
+
+
+_context_writes: set[threading.Thread] = set()
+
+
+def wait_for_context_files(timeout: float | None = None) -> None:
+    """Wait until the context files of the runs started so far are stored (``flush`` calls it)."""
+    for thread in list(_context_writes):
+        thread.join(timeout)

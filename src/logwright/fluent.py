@@ -440,7 +440,10 @@ def flush() -> None:
     if flush_spans is not None:
         flush_spans()
     flush_all()
+    from logwright.client import wait_for_context_files
     from logwright.store import open_stores
+
+    wait_for_context_files(60.0)
 
     for store in open_stores():  # an http:// store also waits for the server's acknowledgement
         store.flush()
