@@ -466,8 +466,8 @@ class Follower:
     def close(self) -> None:
         """Stop following: one last sample into the run, everything logged made durable."""
         self._unhook()
-        if self.run_id is None:
-            self._last_look()  # a job shorter than one poll: still one sample
+        if self.run_id is None:  # a job shorter than one poll: still one sample, once rank zero's
+            self._last_look(wait=10.0)  # run is in the store (its creation may still be queued there)
         self._stop.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
