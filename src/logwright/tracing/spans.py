@@ -15,6 +15,7 @@ is closed that way and its trace written.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import random
@@ -86,7 +87,7 @@ class _TraceState:
                     return
                 self.written = True
         if self.store is None:  # its store is being opened off the event loop: hand over there
-            destination.later(lambda: self._hand_over(span, late))
+            destination.later(functools.partial(self._hand_over, span, late))
         else:
             self._hand_over(span, late)
         if not self.live:
