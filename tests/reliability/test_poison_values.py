@@ -110,6 +110,7 @@ def test_delete_tag_with_a_list_names_it(tmp_store):
     assert lw.get_run(run.info.run_id).data.tags["keep"] == "yes"
 
 
+@pytest.mark.local_store(reason="counts rows in the store's database itself")
 def test_unknown_run_ids_raise_run_not_found(store_uri):
     client = lw.Client()
     with lw.start_run() as run:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
@@ -24,6 +25,8 @@ from logwright.search import (
     compile_trace_order_by,
 )
 from logwright.store.base import RunRow
+
+_logger = logging.getLogger(__name__)
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _MARKS = {"sqlite": "?", "postgres": "%s"}
@@ -220,6 +223,26 @@ def rejected_line(op: tuple, exc: BaseException) -> str:
         "error": f"{type(exc).__name__}: {exc}",
     }
     return json.dumps(record, ensure_ascii=True, default=repr)
+
+
+def rejecter(path: str, describe: str) -> Callable[[tuple, BaseException], None]:
+    """The writer's ``reject``: a set-aside operation goes to ``path`` (a local ``rejected.jsonl``),
+    with one warning per kind of operation and failure."""
+    warned: set[tuple[str, str]] = set()
+
+    def reject(op: tuple, exc: BaseException) -> None:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(rejected_line(op, exc) + "\n")
+        key = (op[0], type(exc).__name__)
+        if key not in warned:
+            warned.add(key)
+            _logger.warning(
+                "logwright could not store a %s operation in %s (%s: %s); it was set aside in %s "
+                "and everything else was written", op[0], describe, type(exc).__name__, exc, path,
+            )
+
+    return reject
 
 
 # -- rows ------------------------------------------------------------------------------

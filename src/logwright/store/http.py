@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import logging
+import os
 import time
 import uuid
 from collections.abc import Sequence
@@ -30,6 +31,7 @@ from logwright import config, exceptions
 from logwright.exceptions import StoreError
 from logwright.store import wire
 from logwright.store.base import Store
+from logwright.store.common import rejecter
 from logwright.store.http_journal import Journal
 from logwright.store.http_transport import ServerUnreachable, Transport
 from logwright.store.queued import QueuedWritesMixin
@@ -62,9 +64,9 @@ def is_http(uri: str | None) -> bool:
 def _classify(exc: BaseException) -> str:
     if isinstance(exc, StoreError):
         return FATAL
-    if isinstance(exc, BatchRefused):
-        return OP
-    return TRANSIENT
+    if isinstance(exc, (BatchRefused, TypeError, ValueError, OverflowError)):
+        return OP  # refused by the server, or a value the wire cannot carry (our bug): split, set aside
+    return TRANSIENT  # the journal's disk
 
 
 class HttpStore(QueuedWritesMixin):
@@ -88,8 +90,9 @@ class HttpStore(QueuedWritesMixin):
         self.journal = Journal(self.location, self.client_id, self._post_batch)
         # A request and the server's commit take longer than a local commit: producers wait
         # for the writer only once the oldest point has waited a whole flush interval.
-        self.writer = Writer(self._apply, _classify, self._reject, describe=f"tracking server {self.location}",
-                             tick=self._tick, max_lag=0.5)
+        self.rejected_path = os.path.join(self.journal.root, "rejected.jsonl")  # operations set aside
+        self.writer = Writer(self._apply, _classify, rejecter(self.rejected_path, f"tracking server {self.location}"),
+                             describe=f"tracking server {self.location}", tick=self._tick, max_lag=0.5)
         self.read_only = bool(self._info().get("read_only"))
         self.journal.adopt_orphans()
 
@@ -147,9 +150,6 @@ class HttpStore(QueuedWritesMixin):
         if 400 <= status < 500:
             raise BatchRefused(f"tracking server {self.location} refused a batch: {_message(data)}")
         raise ServerUnreachable(f"tracking server {self.location} answered {status}: {_message(data)}")
-
-    def _reject(self, op: tuple, exc: BaseException) -> None:
-        _logger.warning("logwright: the tracking server refused a %r operation, which is dropped: %s", op[0], exc)
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until the server acknowledged everything queued so far, up to ``timeout`` seconds.

@@ -14,13 +14,11 @@ else to the local folder ``./logwright-artifacts``.
 from __future__ import annotations
 
 import contextlib
-import datetime
-import json
 import logging
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -29,7 +27,8 @@ import psycopg_pool
 
 from logwright.entities import Experiment
 from logwright.exceptions import ExperimentNotFound, StoreError
-from logwright.store import postgres_writes, sqlite_writes
+from logwright.store import postgres_writes
+from logwright.store.common import rejecter
 from logwright.store.postgres_edits import PostgresEditsMixin
 from logwright.store.postgres_migrations import migrate
 from logwright.store.postgres_reads import ReadsMixin, reading
@@ -105,7 +104,7 @@ class PostgresStore(QueuedWritesMixin, ExperimentLocationsMixin, ReadsMixin, Pos
         folder = self.artifact_root if "://" not in self.artifact_root else os.path.abspath(DEFAULT_ARTIFACTS)
         self.rejected_path = os.path.join(folder, "rejected.jsonl")  # operations the server refused
         self.writer = Writer(
-            self._apply, postgres_writes.classify, _rejecter(self.rejected_path, self.location),
+            self._apply, postgres_writes.classify, rejecter(self.rejected_path, self.location),
             describe=f"store {self.location}", tick=self._tick,
         )
         _stores.add(self)
@@ -301,32 +300,6 @@ def drop_database(server_uri: str, name: str) -> None:
     """Drop database ``name`` on the server of ``server_uri``, ending its sessions first."""
     with psycopg.connect(conninfo(server_uri), autocommit=True) as conn:
         conn.execute(psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(psycopg.sql.Identifier(name)))
-
-
-def _rejecter(path: str, describe: str) -> Callable[[tuple, BaseException], None]:
-    """Set-aside operations go to ``path`` (a local ``rejected.jsonl``), one warning per kind of failure."""
-    warned: set[tuple[str, str]] = set()
-
-    def reject(op: tuple, exc: BaseException) -> None:
-        record = {
-            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "pid": os.getpid(),
-            "op": op[0],
-            "args": sqlite_writes._jsonable(op[1:]),
-            "error": f"{type(exc).__name__}: {exc}",
-        }
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, ensure_ascii=True, default=repr) + "\n")
-        key = (op[0], type(exc).__name__)
-        if key not in warned:
-            warned.add(key)
-            _logger.warning(
-                "logwright could not store a %s operation in %s (%s: %s); it was set aside in %s "
-                "and everything else was written", op[0], describe, type(exc).__name__, exc, path,
-            )
-
-    return reject
 
 
 def _reset_after_fork() -> None:
