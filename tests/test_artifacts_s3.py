@@ -281,3 +281,16 @@ def test_server_stopped_mid_upload_is_a_clear_error(artifact_backend, tmp_path, 
                 repo._s3.meta.events.unregister("before-send.s3.PutObject", unique_id=_FAULT)
     finally:
         server.stop()
+
+
+def test_a_local_run_of_a_store_rooted_in_s3_keeps_its_shared_copy_locally(tmp_path, monkeypatch):
+    """A run folder on disk never writes its shared copy to a folder named 's3:' in the cwd."""
+    from logwright.artifacts.local import LocalArtifacts
+
+    monkeypatch.chdir(tmp_path)
+    run_dir = tmp_path / "root" / "exp" / "run"
+    repo = LocalArtifacts(str(run_dir))
+    assert repo.write_shared("context/git.diff", b"diff", "s3://bucket/artifacts/.shared") == "context/git.diff"
+    assert (run_dir / "context" / "git.diff").read_bytes() == b"diff"
+    assert not (tmp_path / "s3:").exists()
+    assert list((tmp_path / "root" / ".shared").iterdir())

@@ -310,6 +310,8 @@ class LocalArtifacts:
         are not possible.
         """
         rel, parent, name = _file_parts(artifact_file)
+        if "://" in shared_dir:  # the store's root is remote (s3://) but this run's folder is local
+            shared_dir = os.path.join(os.path.dirname(os.path.dirname(self.root)), ".shared")
         shared = os.path.join(shared_dir, hashlib.sha256(data).hexdigest()[:32])
         with self._open_dir(parent, rel) as folder:
             self._check_final(folder, name, rel)
