@@ -142,7 +142,8 @@ def _sort_key(name: str) -> Callable[[Experiment], Any]:
 
 
 def _order(experiments: list[Experiment], order_by: object) -> list[Experiment]:
-    clauses = _order_clauses(order_by) or ["creation_time DESC"]
+    # Newest first; experiments made in the same millisecond: the later id (made later) first.
+    clauses = _order_clauses(order_by) or ["creation_time DESC", "experiment_id DESC"]
     out = sorted(experiments, key=_sort_key("experiment_id"))
     for clause in reversed(clauses):
         words = clause.split()
