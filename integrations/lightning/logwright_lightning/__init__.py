@@ -96,12 +96,11 @@ class LightningIntegration(Integration):
         super().__init__()
         if importlib.util.find_spec("lightning") is None and importlib.util.find_spec("pytorch_lightning"):
             self.module = "pytorch_lightning"
-        self._extra: list[Any] = []  # pytorch_lightning patches applied after enabling
-        self._active = False
 
     def patches(self, config: Any) -> list[Patch]:
-        """``Trainer.fit/validate/test/predict`` of the trigger namespace (and of the other when imported)."""
-        names = [self.module] + [n for n in _TRAINER_MODULE if n != self.module and n in sys.modules]
+        """``Trainer.fit/validate/test/predict`` of both namespaces (each patched when imported)."""
+        names = [self.module] + [n for n in _TRAINER_MODULE if n != self.module
+                                 and (n in sys.modules or importlib.util.find_spec(n) is not None)]
         return [self._patch(ns, method) for ns in names for method in _METHODS]
 
     def _patch(self, namespace: str, method: str) -> Patch:
@@ -112,36 +111,6 @@ class LightningIntegration(Integration):
             return self._wrap_trainer_call(method, wrapped, instance, args, kwargs)
 
         return wrapper
-
-    def on_enable(self, config: Any) -> None:
-        """Patch ``pytorch_lightning`` on its import if it is installed but not imported yet."""
-        self._active = True
-        if "pytorch_lightning" not in sys.modules and self.module == "lightning" \
-                and importlib.util.find_spec("pytorch_lightning") is not None:
-            import wrapt
-
-            wrapt.register_post_import_hook(self._on_pytorch_lightning, "pytorch_lightning")
-
-    def on_disable(self) -> None:
-        """Revert the ``pytorch_lightning`` patches applied by the import hook."""
-        from logwright.autolog.patching import revert
-
-        self._active = False
-        for done in reversed(self._extra):
-            revert(done)
-        self._extra.clear()
-
-    def _on_pytorch_lightning(self, _module: Any) -> None:
-        try:  # a raising hook breaks the user's import
-            if self._active and not self._extra:
-                from logwright.autolog.patching import apply
-
-                for method in _METHODS:
-                    done = apply(self.name, self._patch("pytorch_lightning", method))
-                    if done is not None:
-                        self._extra.append(done)
-        except Exception as exc:  # noqa: BLE001
-            _logger.warning("logwright: patching pytorch_lightning failed: %s", exc)
 
     def _wrap_trainer_call(self, method: str, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         """Run the Trainer call inside a run, with our logger and callback attached."""

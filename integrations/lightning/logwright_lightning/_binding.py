@@ -12,9 +12,9 @@ import sys
 from typing import Any
 
 from logwright import fluent
+from logwright.autolog import log_params
 from logwright.client import Client
 from logwright.entities import RunStatus
-from logwright.exceptions import ParamConflict
 
 _logger = logging.getLogger(__name__)
 
@@ -85,15 +85,9 @@ class RunBinding:
         """Log params; a key already logged with another value is skipped with a warning."""
         if not params:
             return
-        run_id = self.ensure()
-        try:
-            self.client.log_params(run_id, params)
-        except ParamConflict:
-            for key, value in params.items():  # resumed runs: keep the first value of each
-                try:
-                    self.client.log_params(run_id, {key: value})
-                except ParamConflict as exc:
-                    _logger.warning("logwright: %s", exc)
+        skipped = log_params(self.client, self.ensure(), params)  # resumed runs: keep the first values
+        if skipped:
+            _logger.warning("logwright: params %s were logged before with other values; kept those", skipped)
 
     def log_metrics(self, metrics: dict[str, Any], step: int | None) -> None:
         """Log metric values at ``step``."""

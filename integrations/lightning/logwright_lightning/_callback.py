@@ -8,16 +8,13 @@ none. Every hook is guarded; only global rank zero writes.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import logging
 import os
-from collections.abc import Iterator
 from typing import Any
 
-from logwright import distributed, fluent
+from logwright import distributed
 from logwright.autolog import guard, logging_call
-from logwright.store import resolve
 from logwright_lightning import _describe
 from logwright_lightning._run_logger import LoggerMixin
 
@@ -25,20 +22,6 @@ _logger = logging.getLogger(__name__)
 
 CHECKPOINT_KEY = "logwright"  # where on_save_checkpoint stores the run id
 _CHECKPOINT_MODES = ("best", "all", False)
-
-
-@contextlib.contextmanager
-def _tracking(uri: str | None) -> Iterator[None]:
-    """Point the fluent API at ``uri`` for ``log_model`` (a spawned worker has no URI set)."""
-    if resolve(uri) == resolve(fluent.get_tracking_uri()):
-        yield
-        return
-    saved = fluent._tracking_uri, fluent._experiment_id
-    fluent._tracking_uri, fluent._experiment_id = uri, None
-    try:
-        yield
-    finally:
-        fluent._tracking_uri, fluent._experiment_id = saved
 
 
 class CallbackMixin:
@@ -220,8 +203,7 @@ class CallbackMixin:
         if self.log_models:
             example = getattr(pl_module, "example_input_array", None)
             example = example if hasattr(example, "shape") else None
-            with _tracking(binding.tracking_uri):
-                fluent_log_model(pl_module, example, run_id)
+            fluent_log_model(pl_module, example, run_id, binding.client)
         binding.client.flush()
 
     def _log_checkpoints(self, binding: Any, trainer: Any) -> None:
@@ -282,11 +264,11 @@ def _note_spawned_failure(trainer: Any, binding: Any, exception: BaseException) 
     binding.client.set_tags(binding.run_id, {f"logwright.rank_{rank}.error": error[:8000]})
 
 
-def fluent_log_model(model: Any, example: Any, run_id: str) -> None:
-    """``logwright.log_model(model, "model", input_example=...)`` into ``run_id`` (pytorch flavour)."""
+def fluent_log_model(model: Any, example: Any, run_id: str, client: Any = None) -> None:
+    """``logwright.log_model(model, "model", input_example=...)`` into ``run_id`` through ``client``."""
     from logwright.models import log_model
 
-    log_model(model, "model", input_example=example, run_id=run_id)
+    log_model(model, "model", input_example=example, run_id=run_id, client=client)
 
 
 CALLBACK_DOC = """A Lightning Callback logging what a Logger cannot see into the LogwrightLogger's run.

@@ -31,7 +31,14 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from logwright.autolog import AutologConfig, Integration, Patch
+from logwright.autolog import (
+    AutologConfig,
+    Integration,
+    Patch,
+    add_run_end_hook,
+    end_autolog_run,
+    remove_run_end_hook,
+)
 from logwright.lazylog import get_logger
 from logwright_torch._steps import StepLogger
 from logwright_torch._tensorboard import TensorBoardBridge
@@ -68,35 +75,31 @@ class TorchIntegration(Integration):
         self._hook: Any = None
 
     def patches(self, config: AutologConfig) -> list[Patch]:
-        """``Tensor.backward``, to see which scalar the loop optimizes."""
-        return [Patch("torch._tensor", "Tensor.backward", self._wrap_tensor_backward)]
+        """``Tensor.backward`` (which scalar the loop optimizes) and the TensorBoard bridge.
+
+        The SummaryWriter patches are applied by the registry when
+        ``torch.utils.tensorboard.writer`` is imported.
+        """
+        return [Patch("torch._tensor", "Tensor.backward", self._wrap_tensor_backward), *self.tensorboard.patches()]
 
     def on_enable(self, config: AutologConfig) -> None:
-        """Install the global optimizer step hook, the run-end flush and the TensorBoard bridge."""
+        """Install the global optimizer step hook and the run-end flush."""
         from torch.optim.optimizer import register_optimizer_step_post_hook
-
-        from logwright import fluent
 
         self.steps.config = config
         self.steps.read_knobs()
         self.steps.follow_if_other_rank()  # torchrun: a non-zero rank is known before any step
         self._hook = register_optimizer_step_post_hook(self.steps.on_step)
-        if self.steps.before_run_end not in fluent._before_end:
-            fluent._before_end.append(self.steps.before_run_end)
-        self.tensorboard.enable()
+        add_run_end_hook(self.steps.before_run_end)
 
     def on_disable(self) -> None:
         """Remove the hooks; what is buffered is flushed into its run first."""
-        from logwright import fluent
-
         if self._hook is not None:
             self._hook.remove()
             self._hook = None
-        self.tensorboard.disable()
         self.steps.unbind()
         self.steps.stop_following()
-        if self.steps.before_run_end in fluent._before_end:
-            fluent._before_end.remove(self.steps.before_run_end)
+        remove_run_end_hook(self.steps.before_run_end)
 
     def _wrap_tensor_backward(self, wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         result = wrapped(*args, **kwargs)
@@ -105,10 +108,9 @@ class TorchIntegration(Integration):
 
 
 def _enabled() -> TorchIntegration | None:
-    from logwright.autolog.registry import ACTIVE, registry
+    from logwright.autolog import registry
 
-    inst = registry.integrations.get(TorchIntegration.name)
-    return inst if registry.states.get(TorchIntegration.name) == ACTIVE else None
+    return registry.get(TorchIntegration.name) if registry.state(TorchIntegration.name) == "ACTIVE" else None
 
 
 @contextlib.contextmanager
@@ -144,7 +146,7 @@ def loop(name: str | None = None, model: Any = None, input_example: Any = None,
     active = fluent.active_run()
     if integration is not None and active is not None and active is integration.steps.run \
             and active.owned_by_autolog:
-        fluent._end(active, "FINISHED")
+        end_autolog_run(active)
         active = fluent.active_run()
     all_tags = {"logwright.autolog": TorchIntegration.name, **(tags or {})}
     job = distributed.world_size() > 1

@@ -15,8 +15,7 @@ from collections import deque
 from time import perf_counter
 
 from logwright import distributed
-from logwright.autolog import guard, report
-from logwright.autolog.safety import _inside
+from logwright.autolog import end_autolog_run, guard, in_logging_call, report
 from logwright.lazylog import get_logger
 
 TYPE_CHECKING = False
@@ -137,7 +136,7 @@ class StepLogger:
 
     def on_step(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         """Global optimizer step post-hook: buffer this step's values (no device sync)."""
-        if _inside.get() is not None or self.other_rank:  # Lightning's fit logs itself; rank zero logs
+        if in_logging_call() or self.other_rank:  # Lightning's fit logs itself; rank zero logs
             return
         try:
             self._record(optimizer)
@@ -285,9 +284,8 @@ class StepLogger:
         if ending is run:
             self.unbind()
         elif run.owned_by_autolog and run.info.parent_run_id == ending.info.run_id and not run.ended:
-            from logwright import fluent
 
-            fluent._end(run, "FINISHED")  # our nested run (exclusive=True) ends with its parent
+            end_autolog_run(run)  # our nested run (exclusive=True) ends with its parent
 
     # -- conversion ----------------------------------------------------------------------
 

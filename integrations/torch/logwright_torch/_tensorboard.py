@@ -8,8 +8,6 @@ The values go into the same run the loop logs into (see ``StepLogger``).
 
 from __future__ import annotations
 
-import sys
-
 from logwright.autolog import Patch
 from logwright.lazylog import get_logger
 
@@ -35,54 +33,18 @@ def _step(value: Any) -> int | None:
 
 
 class TensorBoardBridge:
-    """Applies and reverts the SummaryWriter patches for one enabled integration."""
+    """The SummaryWriter patches of one integration (applied by the registry on the writer's import)."""
 
     def __init__(self, integration: Any) -> None:
         self.integration = integration
-        self.applied: list[Any] = []
-        self.enabled = False
-        self._hooked = False
 
-    def enable(self) -> None:
-        """Patch now if the writer module is imported, else when it is."""
-        self.enabled = True
-        if WRITER_MODULE in sys.modules:
-            self._apply()
-        elif not self._hooked:
-            import wrapt
-
-            self._hooked = True
-            wrapt.register_post_import_hook(self._on_import, WRITER_MODULE)
-
-    def disable(self) -> None:
-        """Restore the original SummaryWriter methods."""
-        from logwright.autolog.patching import revert
-
-        self.enabled = False
-        for applied in reversed(self.applied):
-            revert(applied)
-        self.applied = []
-
-    def _on_import(self, _module: Any) -> None:
-        try:  # a raising hook would break the user's import
-            if self.enabled:
-                self._apply()
-        except Exception as exc:  # noqa: BLE001
-            _logger.warning("logwright: could not patch SummaryWriter: %s", exc)
-
-    def _apply(self) -> None:
-        from logwright.autolog.patching import apply
-
-        if self.applied:
-            return
-        for attribute, wrapper in (
-            ("SummaryWriter.add_scalar", self._wrap_writer_add_scalar),
-            ("SummaryWriter.add_scalars", self._wrap_writer_add_scalars),
-            ("SummaryWriter.add_hparams", self._wrap_writer_add_hparams),
-        ):
-            done = apply(self.integration.name, Patch(WRITER_MODULE, attribute, wrapper))
-            if done is not None:
-                self.applied.append(done)
+    def patches(self) -> list[Patch]:
+        """``add_scalar``, ``add_scalars`` and ``add_hparams`` of ``SummaryWriter``."""
+        return [
+            Patch(WRITER_MODULE, "SummaryWriter.add_scalar", self._wrap_writer_add_scalar),
+            Patch(WRITER_MODULE, "SummaryWriter.add_scalars", self._wrap_writer_add_scalars),
+            Patch(WRITER_MODULE, "SummaryWriter.add_hparams", self._wrap_writer_add_hparams),
+        ]
 
     def _run(self) -> Any:
         """The loop's run; None on a non-zero rank of a distributed job (rank zero logs)."""
