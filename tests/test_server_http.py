@@ -156,3 +156,30 @@ def test_a_read_only_server_refuses_writes_at_the_call(tmp_path, monkeypatch):
         finally:
             fluent._reset_for_tests()
     assert local.get_metric_history(run_id, "m") == []
+
+
+@pytest.mark.sqlite_only(reason="locks the server's SQLite file from another connection")
+def test_a_batch_the_store_cannot_take_now_gets_503_and_is_applied_once_when_retried(tmp_path, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setenv("LOGWRIGHT_JOURNAL_DIR", str(tmp_path / "journal"))
+    store = str(tmp_path / "store")
+    local = lw.Client(store)
+    run_id = local.create_run(None).info.run_id
+    local.flush()
+    env = {**__import__("os").environ, "LOGWRIGHT_SERVER_FLUSH_WAIT": "1"}
+    with ServerProcess(store, env=env) as server:
+        body = wire.batch_body("locked-client", 1, [("metric", run_id, "m", float(i), 1_000 + i, i) for i in range(50)])
+        headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+        db = sqlite3.connect(f"{store}/logwright.db", timeout=60)
+        db.execute("BEGIN EXCLUSIVE")  # another process holds the database
+        try:
+            first = _post(f"{server.url}/api/v1/writes", body, headers)
+            second = _post(f"{server.url}/api/v1/writes", body, headers)  # the client's retry
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        third = _post(f"{server.url}/api/v1/writes", body, headers)
+    assert first[0] == 503 and second[0] == 503 and "retry" in first[1]["error"]
+    assert third[0] == 200
+    assert [m.step for m in local.get_metric_history(run_id, "m")] == list(range(50))  # once, not twice

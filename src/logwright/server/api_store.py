@@ -15,8 +15,9 @@
 
 from __future__ import annotations
 
-import gzip
 import logging
+import threading
+import zlib
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -24,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from logwright import exceptions
+from logwright import config, exceptions
 from logwright.server.auth import is_read_method
 from logwright.store import wire
 
@@ -32,6 +33,9 @@ _logger = logging.getLogger(__name__)
 
 CALLS = wire.calls()
 MAX_BODY = 256 * 1024 * 1024
+FLUSH_WAIT_ENV = "LOGWRIGHT_SERVER_FLUSH_WAIT"  # seconds a batch waits for the store (30) before "retry"
+_queue_lock = threading.Lock()
+_queued: set[tuple[str, int]] = set()  # (client, seq) of batches queued in this process, not yet durable
 
 
 
@@ -63,7 +67,13 @@ async def _body(request: Request) -> bytes:
     if len(data) > MAX_BODY:
         raise ValueError(f"request body over {MAX_BODY} bytes")
     if request.headers.get("content-encoding", "").lower() == "gzip":
-        data = gzip.decompress(data)
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            data = inflate.decompress(data, MAX_BODY)
+        except zlib.error as exc:
+            raise ValueError(f"not gzip: {exc}") from exc
+        if inflate.unconsumed_tail:
+            raise ValueError(f"request body over {MAX_BODY} bytes once decompressed")
     return data
 
 
@@ -83,17 +93,31 @@ async def writes(request: Request) -> Response:
     if getattr(request.app.state, "read_only", False):
         return _error(403, "this server is read-only", "StoreError")
 
-    def apply() -> bool:
-        if store.last_ingested(client) >= seq:
-            return False
-        store.apply_remote(ops, client, seq)
-        store.flush()
+    def apply() -> bool | None:
+        """True: applied now; False: applied before; None: queued, not durable yet (the store fails)."""
+        key = (client, seq)
+        with _queue_lock:
+            if key not in _queued:  # a retry of a batch still queued here must not be queued twice
+                if store.last_ingested(client) >= seq:
+                    return False
+                _queued.add(key)
+                store.apply_remote(ops, client, seq)
+        writer = getattr(store, "writer", None)
+        if writer is not None and not writer.flush(config.number(FLUSH_WAIT_ENV, 30.0)):
+            return None
+        if writer is None:
+            store.flush()
+        _queued.discard(key)
         return True
 
     try:
         applied = await run_in_threadpool(apply)
     except exceptions.LogwrightError as exc:
         return _error(_status_of(exc), exc)
+    if applied is None:  # the client keeps the batch and sends it again: it is applied once
+        response = _error(503, "the store behind the server is not writable now; retry", "StoreError")
+        response.headers["Retry-After"] = "5"
+        return response
     return _json({"seq": seq, "applied": applied, "ops": len(ops)})
 
 
