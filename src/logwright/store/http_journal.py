@@ -72,6 +72,7 @@ class Journal:
     def append(self, seq: int, nops: int, body: bytes) -> None:
         """Keep one batch on disk (fsynced) and have the sender thread deliver it."""
         self._hold(self.folder)
+        os.makedirs(self.folder, exist_ok=True)
         path = os.path.join(self.folder, f"{seq:012d}-{nops}.batch")
         tmp = path + ".tmp"
         with open(tmp, "wb") as fh:
@@ -113,10 +114,7 @@ class Journal:
             if folder == self.folder or not os.path.isdir(folder) or not self._try_hold(folder):
                 continue
             batches = sorted(f for f in os.listdir(folder) if f.endswith(".batch"))
-            if not batches:
-                with contextlib.suppress(OSError):
-                    os.remove(os.path.join(folder, ".lock"))
-                    os.rmdir(folder)
+            if not batches:  # left as it is: its process may be just starting to write there
                 continue
             with self._lock:
                 for f in batches:
