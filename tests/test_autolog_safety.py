@@ -155,7 +155,9 @@ def test_exclusive_starts_a_nested_run(mod):
     with logwright.start_run() as run:
         mod.Model(k=6).fit(1)
         assert logwright.active_run() is run
-    parent, child = _runs()
+    runs = _runs()  # both may start in the same millisecond: tell them apart by id, not by order
+    assert len(runs) == 2 and run.info.run_id in {r.info.run_id for r in runs}
+    parent, child = sorted(runs, key=lambda r: r.info.run_id != run.info.run_id)
     assert parent.info.run_id == run.info.run_id and parent.data.params == {}
     assert child.info.parent_run_id == run.info.run_id and child.data.params == {"k": "6"}
     assert child.info.status == "FINISHED" and child.data.tags["team"] == "a"
