@@ -96,12 +96,10 @@ def interrupt_inside_flush():
     time.sleep(float(sys.argv[3]))
     if in_flush():
         os.kill(os.getpid(), signal.SIGINT)
-    time.sleep(0.2)
-    interrupted.set()
 
 def hold_the_store(locked):
-    # Another connection holds the database until the interrupt is sent (at most 30 s), so the
-    # flush below is sure to be waiting when Ctrl-C lands, however slow this machine is.
+    # Another connection holds the database until the main thread has seen Ctrl-C (at most 30 s),
+    # so the flush below is sure to be waiting when it lands, however slow this machine is.
     db = sqlite3.connect(os.path.join(sys.argv[1], "logwright.db"), timeout=60)
     db.execute("BEGIN EXCLUSIVE")
     locked.set()
@@ -124,6 +122,7 @@ with lw.start_run() as run:
         lw.flush()
     except KeyboardInterrupt:
         out.write("interrupted inside flush\\n")
+        interrupted.set()  # the store may be written again: the run ends KILLED with every point
         raise
     out.write("flush returned first\\n")
     time.sleep(10)
