@@ -91,11 +91,13 @@ def in_flush():
     return False
 
 def interrupt_inside_flush():
-    while not in_flush():
-        time.sleep(0.0001)
-    time.sleep(float(sys.argv[3]))
-    if in_flush():
-        os.kill(os.getpid(), signal.SIGINT)
+    while True:  # until Ctrl-C lands while the main thread is inside the flush
+        while not in_flush():
+            time.sleep(0.0001)
+        time.sleep(float(sys.argv[3]))
+        if in_flush():
+            os.kill(os.getpid(), signal.SIGINT)
+            return
 
 def hold_the_store(locked):
     # Another connection holds the database until the main thread has seen Ctrl-C (at most 30 s),
