@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from logwright.server import api_store
+from logwright.server import api_artifacts, api_store
 from logwright.server.app import create_app
 from logwright.server.otlp_ingest import otlp_traces
 
@@ -49,26 +48,13 @@ def create_server_app(store_uri: str | None, artifact_uri: str | None = None, au
     app = create_app(store_uri, allowed_hosts=hosts, read_only=read_only)
     app.state.read_only = read_only
     app.state.auth = auth
-    extra: list[Any] = api_store.routes()
-    extra += _optional_routes()
-    app.router.routes[0:0] = extra
+    app.router.routes[0:0] = [*api_store.routes(), *api_artifacts.routes(),
+                              Route("/v1/traces", otlp_traces, methods=["POST"])]
     if auth:
         from logwright.server.auth import TokenAuth
 
         app.add_middleware(TokenAuth, store=app.state.client.store, enabled=True)
     return app
-
-
-def _optional_routes() -> list[Any]:
-    routes: list[Any] = []
-    try:
-        from logwright.server import api_artifacts
-    except ImportError:
-        pass
-    else:
-        routes += api_artifacts.routes()
-    routes.append(Route("/v1/traces", otlp_traces, methods=["POST"]))
-    return routes
 
 
 def app_from_env() -> Starlette:
